@@ -1,0 +1,42 @@
+"""Versioned catalog backends, found by name; each loader imports its backend lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from branchops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from branchops.catalog.base import VersionedCatalog
+    from branchops.config import Settings
+
+
+def _load_sql(settings: Settings) -> VersionedCatalog:
+    from branchops.catalog.sql import SqlVersionedCatalog
+
+    return SqlVersionedCatalog(settings.catalog_url, **settings.catalog_kwargs())
+
+
+def _load_nessie(settings: Settings) -> VersionedCatalog:
+    try:
+        from branchops.catalog.nessie import NessieVersionedCatalog
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        raise ConfigError(
+            f"the nessie backend needs extra packages ({e.name} is missing)",
+            hint="pip install 'branchops[nessie]'",
+        ) from e
+    return NessieVersionedCatalog.from_settings(settings)
+
+
+LOADERS: dict[str, Callable[[Settings], VersionedCatalog]] = {"sql": _load_sql, "nessie": _load_nessie}
+
+
+def load_catalog(settings: Settings) -> VersionedCatalog:
+    try:
+        loader = LOADERS[settings.backend]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {settings.backend!r}", hint=f"set backend to one of {', '.join(sorted(LOADERS))}"
+        ) from None
+    return loader(settings)

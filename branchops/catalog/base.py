@@ -1,0 +1,350 @@
+"""The versioned catalog: git-like refs over a whole catalog of Iceberg tables (Nessie semantics).
+
+A ref (branch or tag) points at a commit; a commit fixes, for every table of the catalog, the
+location of its Iceberg metadata file. Forking a branch copies pointers, never data. Every write
+is one atomic commit; a merge is three-way per table against the merge base.
+
+Backends implement :class:`VersionedCatalog`; the contract test suite in
+``tests/catalog/test_contract.py`` runs the same checks against every backend.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from branchops.errors import InvalidRefName, ProtectedRef, UsageError
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+#: The hash of the empty history, the same constant Nessie uses for "no ancestor".
+NO_ANCESTOR = "2e1cfa82b035c26cbbbdae632cea070514eb8b773f616aaeaf668e2f0be8f10d"
+
+#: Branches branchops makes for its own write-audit-publish; hidden from ``list_refs``.
+INTERNAL_PREFIX = "branchops-wap-"
+
+MAX_REF_LENGTH = 200
+_REF_CHARS = re.compile(r"^[A-Za-z][A-Za-z0-9._/-]*$")
+_TABLE_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class RefType(StrEnum):
+    BRANCH = "branch"
+    TAG = "tag"
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    hash: str
+    type: RefType = RefType.BRANCH
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "hash": self.hash, "type": self.type.value}
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """One table's pointer moving between two states of the catalog."""
+
+    table: str
+    kind: ChangeKind
+    before: str | None
+    after: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "kind": self.kind.value, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Commit:
+    hash: str
+    parent: str
+    message: str
+    author: str
+    timestamp: str
+    properties: dict[str, str] = field(default_factory=dict)
+    changes: tuple[TableChange, ...] = ()
+    merge_parent: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash,
+            "parent": self.parent,
+            "merge_parent": self.merge_parent,
+            "message": self.message,
+            "author": self.author,
+            "timestamp": self.timestamp,
+            "properties": dict(self.properties),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    source: str
+    target: str
+    hash: str | None  # the target's new hash; None on a dry run
+    merged_tables: tuple[str, ...]
+    base: str
+    fast_forward: bool = False
+    dry_run: bool = False
+    previous_hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "hash": self.hash,
+            "merged_tables": list(self.merged_tables),
+            "merge_base": self.base,
+            "fast_forward": self.fast_forward,
+            "dry_run": self.dry_run,
+            "previous_hash": self.previous_hash,
+        }
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What a three-way merge would write: table -> new pointer (None drops it)."""
+
+    changes: dict[str, str | None]
+    conflicts: tuple[str, ...]
+
+
+def three_way(base: Mapping[str, str], source: Mapping[str, str], target: Mapping[str, str]) -> MergePlan:
+    """The per-table three-way rule.
+
+    changed only on source -> take source; only on target -> keep; on both to the same pointer
+    -> nothing to do; on both to different pointers -> conflict.
+    """
+    changes: dict[str, str | None] = {}
+    conflicts: list[str] = []
+    for table in sorted(set(base) | set(source) | set(target)):
+        b, s, t = base.get(table), source.get(table), target.get(table)
+        if s == t or s == b:
+            continue
+        if t == b:
+            changes[table] = s
+        else:
+            conflicts.append(table)
+    return MergePlan(changes=changes, conflicts=tuple(conflicts))
+
+
+def pointer_diff(before: Mapping[str, str], after: Mapping[str, str]) -> list[TableChange]:
+    out: list[TableChange] = []
+    for table in sorted(set(before) | set(after)):
+        b, a = before.get(table), after.get(table)
+        if b == a:
+            continue
+        kind = ChangeKind.ADDED if b is None else ChangeKind.REMOVED if a is None else ChangeKind.MODIFIED
+        out.append(TableChange(table, kind, b, a))
+    return out
+
+
+def validate_ref_name(name: str, *, allow_internal: bool = False) -> str:
+    """Check a ref name against git's rules (and Nessie's stricter character set)."""
+    problems: list[str] = []
+    if not name:
+        problems.append("it is empty")
+    elif len(name) > MAX_REF_LENGTH:
+        problems.append(f"it is longer than {MAX_REF_LENGTH} characters")
+    else:
+        if not _REF_CHARS.match(name):
+            problems.append("it must start with a letter and hold only letters, digits and . _ / -")
+        if ".." in name or "//" in name or "/." in name or "@{" in name:
+            problems.append("it may not contain '..', '//', '/.' or '@{'")
+        if name.endswith(("/", ".", ".lock")):
+            problems.append("it may not end with '/', '.' or '.lock'")
+        if name.startswith(INTERNAL_PREFIX) and not allow_internal:
+            problems.append(f"names starting with {INTERNAL_PREFIX!r} are reserved for branchops")
+    if problems:
+        raise InvalidRefName(
+            f"invalid ref name {name!r}: " + "; ".join(problems),
+            unchanged="no ref was created or changed",
+            hint="use a name like 'feat', 'pr-42' or 'team/experiment'",
+        )
+    return name
+
+
+def validate_table_id(table: str) -> tuple[str, str]:
+    """``"ns.table"`` -> ``("ns", "table")``; namespaces may be nested (``a.b.table``)."""
+    parts = table.split(".")
+    if len(parts) < 2 or not all(_TABLE_PART.match(p) for p in parts):
+        raise UsageError(
+            f"invalid table name {table!r}",
+            unchanged="nothing was written",
+            hint="name tables as <namespace>.<table>, e.g. raw.orders (letters, digits, _)",
+        )
+    return ".".join(parts[:-1]), parts[-1]
+
+
+def split_ref(spec: str) -> tuple[str | None, str | None]:
+    """``"main"`` -> (main, None); ``"main@abc"`` -> (main, abc); ``"@abc"`` -> (None, abc)."""
+    if "@" in spec:
+        name, _, commit = spec.partition("@")
+        return (name or None), (commit or None)
+    return spec, None
+
+
+class VersionedCatalog(ABC):
+    """A catalog of Iceberg tables with branches of the whole catalog.
+
+    Tables are named ``"namespace.table"``; a table's content on a ref is the location of its
+    current Iceberg metadata file. A ``ref`` argument may be a ref name, ``name@hash`` or
+    ``@hash`` wherever only reading is done.
+    """
+
+    def __init__(
+        self,
+        *,
+        warehouse: str,
+        protected: Sequence[str] = ("main",),
+        io_properties: Mapping[str, str] | None = None,
+        default_branch: str = "main",
+    ) -> None:
+        self.warehouse = warehouse.rstrip("/")
+        self.protected = frozenset([protected] if isinstance(protected, str) else protected)
+        self.io_properties: dict[str, str] = dict(io_properties or {})
+        self.default_branch = default_branch
+
+    # -- refs ---------------------------------------------------------------------------
+    @abstractmethod
+    def list_refs(self, *, include_internal: bool = False) -> list[Ref]:
+        """All branches and tags, sorted by name; branchops' own WAP branches only on request."""
+
+    @abstractmethod
+    def get_ref(self, name: str) -> Ref:
+        """Raises:
+        RefNotFound: no ref of that name.
+        """
+
+    @abstractmethod
+    def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
+        """Fork ``name`` off ``from_ref`` (a ref, ``ref@hash`` or ``@hash``); zero-copy.
+
+        Raises:
+            InvalidRefName, RefAlreadyExists, RefNotFound.
+        """
+
+    @abstractmethod
+    def create_tag(self, name: str, from_ref: str) -> Ref:
+        """Raises: InvalidRefName, RefAlreadyExists, RefNotFound."""
+
+    @abstractmethod
+    def _drop_ref(self, name: str, expected_hash: str | None) -> None:
+        """Remove a ref (no protection check). Raises RefNotFound, ReferenceConflict."""
+
+    def drop_branch(self, name: str, expected_hash: str | None = None) -> None:
+        """Drop a branch or tag; protected refs are refused.
+
+        Raises:
+            ProtectedRef, RefNotFound, ReferenceConflict.
+        """
+        if name in self.protected:
+            raise ProtectedRef(
+                f"{name!r} is protected and cannot be dropped",
+                unchanged=f"{name} is as it was",
+                hint="remove it from `protected` in branchops.toml if you really mean it",
+            )
+        self._drop_ref(name, expected_hash)
+
+    # -- content ------------------------------------------------------------------------
+    @abstractmethod
+    def tables(self, ref: str) -> dict[str, str]:
+        """``{"ns.table": metadata_location}`` for every table on ``ref``.
+
+        Raises:
+            RefNotFound.
+        """
+
+    @abstractmethod
+    def resolve(self, ref: str) -> str:
+        """The commit hash ``ref`` stands for. Raises RefNotFound."""
+
+    @abstractmethod
+    def commit(
+        self,
+        ref: str,
+        changes: Mapping[str, str | None],
+        message: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        expected_hash: str | None = None,
+        author: str | None = None,
+    ) -> Commit:
+        """Move the pointers of ``changes`` (None removes a table) in one atomic commit.
+
+        Raises:
+            RefNotFound, ReferenceConflict (the ref is not at ``expected_hash``), UsageError
+            (the ref is a tag).
+        """
+
+    # -- history ------------------------------------------------------------------------
+    @abstractmethod
+    def log(self, ref: str, limit: int | None = None) -> list[Commit]:
+        """Commits reachable from ``ref`` along first parents, newest first."""
+
+    @abstractmethod
+    def get_commit(self, hash_: str) -> Commit:
+        """Raises RefNotFound."""
+
+    @abstractmethod
+    def merge_base(self, a: str, b: str) -> str:
+        """The best common ancestor of two refs (``NO_ANCESTOR`` when they share none)."""
+
+    def diff(self, from_ref: str, to_ref: str) -> list[TableChange]:
+        """Tables whose pointer differs between two refs (no data is read)."""
+        return pointer_diff(self.tables(from_ref), self.tables(to_ref))
+
+    @abstractmethod
+    def merge(
+        self,
+        source: str,
+        target: str,
+        *,
+        expected_target_hash: str | None = None,
+        message: str | None = None,
+        properties: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+        squash: bool = False,
+        author: str | None = None,
+    ) -> MergeResult:
+        """Three-way merge of ``source`` into branch ``target`` in one transaction.
+
+        Fast-forwards when ``target`` has not moved since the merge base (unless ``squash``:
+        then one commit with a single parent is written, which is what publishing a
+        write-audit-publish branch wants).
+
+        Raises:
+            MergeConflict (nothing written), ReferenceConflict, RefNotFound.
+        """
+
+    @abstractmethod
+    def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
+        """Make ``ref``'s tables equal those of ``to`` (a hash or ref) as a new commit."""
+
+    # -- tables -------------------------------------------------------------------------
+    def load_table(self, ref: str, table: str) -> Table:
+        """The pyiceberg ``Table`` of ``table`` as it is on ``ref`` (read-only use).
+
+        Raises:
+            TableNotFound, RefNotFound.
+        """
+        from branchops.catalog.iceberg import load_table_or_raise
+
+        return load_table_or_raise(self, ref, table)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,196 @@
+"""A pyiceberg ``Catalog`` that reads and writes one ref of a :class:`VersionedCatalog`.
+
+pyiceberg does the Iceberg work (schemas, manifests, snapshots, metadata files); every table
+commit it makes becomes one commit of the versioned catalog on that ref. Namespaces are implicit:
+a namespace exists on a ref while a table lives in it. Views are not supported (dbt views are
+published as tables).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from pyiceberg.catalog import MetastoreCatalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceNotEmptyError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.io import load_file_io
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.serializers import FromInputFile
+from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
+from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
+
+from branchops.errors import ReferenceConflict, TableNotFound
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog import PropertiesUpdateSummary
+    from pyiceberg.schema import Schema
+    from pyiceberg.table.update import TableRequirement, TableUpdate
+    from pyiceberg.view import View
+
+    from branchops.catalog.base import VersionedCatalog
+
+
+def _table_id(identifier: str | Identifier) -> str:
+    return identifier if isinstance(identifier, str) else ".".join(identifier)
+
+
+class BranchIcebergCatalog(MetastoreCatalog):
+    """pyiceberg's view of one ref. Writes need ``ref`` to be a branch name."""
+
+    def __init__(self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit") -> None:
+        super().__init__(ref, **versioned.io_properties, warehouse=versioned.warehouse)
+        self.versioned = versioned
+        self.ref = ref
+        self.message = message
+
+    # -- reading ------------------------------------------------------------------------
+    def _table_from(self, table: str, location: str) -> Table:
+        io = load_file_io(properties=self.properties, location=location)
+        metadata = FromInputFile.table_metadata(io.new_input(location))
+        ident = tuple(table.split("."))
+        return Table(ident, metadata=metadata, metadata_location=location, io=io, catalog=self)
+
+    def load_table(self, identifier: str | Identifier) -> Table:
+        table = _table_id(identifier)
+        location = self.versioned.tables(self.ref).get(table)
+        if location is None:
+            raise NoSuchTableError(f"no table {table} on {self.ref}")
+        return self._table_from(table, location)
+
+    def list_tables(self, namespace: str | Identifier) -> list[Identifier]:
+        ns = _table_id(namespace)
+        out = []
+        for t in self.versioned.tables(self.ref):
+            tns, _, name = t.rpartition(".")
+            if tns == ns:
+                out.append((*tns.split("."), name))
+        return sorted(out)
+
+    def list_namespaces(self, namespace: str | Identifier = ()) -> list[Identifier]:
+        prefix = tuple(namespace.split(".")) if isinstance(namespace, str) and namespace else tuple(namespace)
+        found = set()
+        for t in self.versioned.tables(self.ref):
+            ns = tuple(t.split(".")[:-1])
+            if ns[: len(prefix)] == prefix and len(ns) > len(prefix):
+                found.add(ns[: len(prefix) + 1])
+        return sorted(found)
+
+    def load_namespace_properties(self, namespace: str | Identifier) -> Properties:
+        return {}
+
+    # -- writing ------------------------------------------------------------------------
+    def _commit_pointer(self, changes: dict[str, str | None], expected_hash: str) -> None:
+        try:
+            self.versioned.commit(self.ref, changes, self.message, expected_hash=expected_hash)
+        except ReferenceConflict as e:
+            raise CommitFailedException(f"{self.ref} moved during the commit: {e.message}") from e
+
+    def _get_default_warehouse_location(self, database_name: str, table_name: str) -> str:
+        # A unique folder per created table: two branches that create the same table name
+        # never share files, so dropping one side can never delete the other's data.
+        return f"{self.versioned.warehouse}/{database_name}/{table_name}-{uuid.uuid4().hex[:12]}"
+
+    def create_table(
+        self,
+        identifier: str | Identifier,
+        schema: Schema | pa.Schema,
+        location: str | None = None,
+        partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC,
+        sort_order: SortOrder = UNSORTED_SORT_ORDER,
+        properties: Properties = EMPTY_DICT,
+    ) -> Table:
+        table = _table_id(identifier)
+        head = self.versioned.resolve(self.ref)
+        if table in self.versioned.tables(self.ref):
+            raise TableAlreadyExistsError(f"table {table} already exists on {self.ref}")
+        staged = self._create_staged_table(identifier, schema, location, partition_spec, sort_order, properties)
+        self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+        self._commit_pointer({table: staged.metadata_location}, head)
+        return self._table_from(table, staged.metadata_location)
+
+    def commit_table(
+        self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
+    ) -> CommitTableResponse:
+        name = _table_id(table.name())
+        head = self.versioned.resolve(self.ref)
+        location = self.versioned.tables(self.ref).get(name)
+        current = self._table_from(name, location) if location else None
+        staged = self._update_and_stage_table(current, table.name(), requirements, updates)
+        if current is not None and staged.metadata == current.metadata:
+            return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)
+        self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+        self._commit_pointer({name: staged.metadata_location}, head)
+        return CommitTableResponse(metadata=staged.metadata, metadata_location=staged.metadata_location)
+
+    def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
+        table = _table_id(identifier)
+        head = self.versioned.resolve(self.ref)
+        if not overwrite and table in self.versioned.tables(self.ref):
+            raise TableAlreadyExistsError(f"table {table} already exists on {self.ref}")
+        self._commit_pointer({table: metadata_location}, head)
+        return self._table_from(table, metadata_location)
+
+    def drop_table(self, identifier: str | Identifier) -> None:
+        table = _table_id(identifier)
+        head = self.versioned.resolve(self.ref)
+        if table not in self.versioned.tables(self.ref):
+            raise NoSuchTableError(f"no table {table} on {self.ref}")
+        self._commit_pointer({table: None}, head)
+
+    def rename_table(self, from_identifier: str | Identifier, to_identifier: str | Identifier) -> Table:
+        src, dst = _table_id(from_identifier), _table_id(to_identifier)
+        head = self.versioned.resolve(self.ref)
+        tables = self.versioned.tables(self.ref)
+        if src not in tables:
+            raise NoSuchTableError(f"no table {src} on {self.ref}")
+        if dst in tables:
+            raise TableAlreadyExistsError(f"table {dst} already exists on {self.ref}")
+        self._commit_pointer({src: None, dst: tables[src]}, head)
+        return self._table_from(dst, tables[src])
+
+    # -- namespaces are implicit ----------------------------------------------------------
+    def create_namespace(self, namespace: str | Identifier, properties: Properties = EMPTY_DICT) -> None:
+        return None
+
+    def drop_namespace(self, namespace: str | Identifier) -> None:
+        if self.list_tables(namespace):
+            raise NamespaceNotEmptyError(f"namespace {_table_id(namespace)} holds tables on {self.ref}")
+
+    def update_namespace_properties(
+        self, namespace: str | Identifier, removals: set[str] | None = None, updates: Properties = EMPTY_DICT
+    ) -> PropertiesUpdateSummary:
+        raise NoSuchNamespaceError("namespace properties are not stored by branchops")
+
+    # -- views: not supported -------------------------------------------------------------
+    def list_views(self, namespace: str | Identifier) -> list[Identifier]:
+        return []
+
+    def view_exists(self, identifier: str | Identifier) -> bool:
+        return False
+
+    def drop_view(self, identifier: str | Identifier) -> None:
+        raise NotImplementedError("branchops does not store views")
+
+    def load_view(self, identifier: str | Identifier) -> View:
+        raise NotImplementedError("branchops does not store views")
+
+    def register_view(self, identifier: str | Identifier, metadata_location: str) -> View:
+        raise NotImplementedError("branchops does not store views")
+
+
+def load_table_or_raise(versioned: VersionedCatalog, ref: str, table: str) -> Table:
+    try:
+        return BranchIcebergCatalog(versioned, ref).load_table(table)
+    except NoSuchTableError as e:
+        raise TableNotFound(
+            f"no table {table} on {ref}",
+            hint=f"`branchops branch show {ref}` lists its tables",
+        ) from e
