@@ -1,0 +1,92 @@
+"""The typer app, its global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from branchops.cli.output import OutputFormat, err_console
+from branchops.cli.state import STATE
+from branchops.errors import BranchopsError, ExitCode
+from branchops.secrets import redact
+
+app = typer.Typer(
+    name="branchops",
+    help="Zero-copy branches of an Iceberg lakehouse for every pull request of a dbt project.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+OutputOpt = Annotated[
+    OutputFormat | None,
+    typer.Option("--output", "-o", help="text (default) or json: then stdout holds only JSON"),
+]
+DEBUG_LOG = "branchops-debug.log"
+
+
+@app.callback()
+def _global(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="branchops.toml (default: found upwards from here)")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")] = OutputFormat.TEXT,
+    debug: Annotated[bool, typer.Option("--debug", help=f"write tracebacks and debug logs to ./{DEBUG_LOG}")] = False,
+) -> None:
+    STATE.config, STATE.output, STATE.debug = config, output, debug
+    if debug:
+        logging.basicConfig(filename=DEBUG_LOG, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+
+
+def _report(err: BranchopsError) -> int:
+    if STATE.output is OutputFormat.JSON:
+        import json
+
+        sys.stdout.write(redact(json.dumps(err.to_dict(), indent=2)) + "\n")
+    err_console.print(f"[bold red]error:[/] {redact(err.message)}")
+    if err.unchanged:
+        err_console.print(f"[dim]unchanged:[/] {redact(err.unchanged)}")
+    if err.hint:
+        err_console.print(f"[dim]next:[/] {redact(err.hint)}")
+    return int(err.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run a command, map every failure to a message and an exit code."""
+    from branchops.cli import commands  # noqa: F401 - registers the commands
+
+    code = 0
+    try:
+        result = app(args=argv, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except BranchopsError as e:
+        logging.getLogger("branchops").debug("error", exc_info=True)
+        code = _report(e)
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        code = 1
+    except click.ClickException as e:
+        err_console.print(f"[bold red]error:[/] {redact(e.format_message())}")
+        err_console.print("[dim]next:[/] run with --help to see the usage")
+        code = int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:  # an internal error: no traceback for users, it goes to the debug log
+        if STATE.debug:
+            with open(DEBUG_LOG, "a") as f:
+                f.write(redact(traceback.format_exc()))
+        err_console.print(f"[bold red]internal error:[/] {redact(type(e).__name__ + ': ' + str(e))}")
+        err_console.print(f"[dim]next:[/] re-run with --debug; the traceback is written to ./{DEBUG_LOG}")
+        code = 1
+    finally:
+        if STATE._lakehouse is not None:
+            STATE._lakehouse.close()
+    sys.exit(code)

@@ -1,0 +1,53 @@
+"""``init``, ``ingest`` and ``quickstart``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from branchops.cli.app import OutputOpt, app
+from branchops.cli.output import emit, say, short
+from branchops.cli.state import STATE
+from branchops.setup import init_project
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Option("--dir", help="where to create branchops.toml")] = Path("."),
+    backend: Annotated[str, typer.Option(help="sql (embedded, default) or nessie")] = "sql",
+    catalog_uri: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the embedded catalog")] = None,
+    warehouse: Annotated[str | None, typer.Option(help="folder or s3:// URL for table data")] = None,
+    nessie_uri: Annotated[str | None, typer.Option(help="Nessie REST API v2 URL")] = None,
+    trino_uri: Annotated[str | None, typer.Option(help="Trino URL")] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch."""
+    result = init_project(
+        directory, backend=backend, catalog_uri=catalog_uri, warehouse=warehouse,
+        nessie_uri=nessie_uri, trino_uri=trino_uri,
+    )
+    emit(STATE.fmt(output), result, lambda: say(
+        f"Initialized branchops in {result['config']} (backend {result['backend']}, branch {result['main']})"
+    ))
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help="target table, <namespace>.<table>")],
+    path: Annotated[Path, typer.Argument(help="a .csv, .parquet or .jsonl file")],
+    branch: Annotated[str | None, typer.Option("--branch", "-b", help="default: main (via write-audit-publish)")] = None,
+    mode: Annotated[str, typer.Option(help="append or overwrite")] = "append",
+    evolve: Annotated[bool, typer.Option("--evolve", help="add columns the table lacks")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or json (default: by extension)")] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Load a file into a table on a branch, as one atomic commit."""
+    lh = STATE.lakehouse()
+    result = lh.ingest(table, path, branch=branch, mode=mode, evolve=evolve, fmt=fmt)  # type: ignore[arg-type]
+    emit(STATE.fmt(output), result.to_dict(), lambda: say(
+        f"{'Created' if result.created else 'Wrote'} {result.table} on {result.branch}: {result.rows} rows "
+        f"({result.mode}) -> commit {short(result.hash)}"
+        + (f"; new columns {', '.join(result.evolved)}" if result.evolved else "")
+    ))

@@ -1,0 +1,54 @@
+"""Query engines over the tables of a ref: what every engine offers, as capability constants.
+
+An engine makes the tables of any ref (``main``, ``feat``, ``main@<hash>``) queryable under a
+fully qualified SQL name: ``relation(ref, "raw.orders")``. Dialect differences stay in sqlglot
+(``DIALECT``); behaviour differences are class constants, never ``if engine == ...`` branches.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from branchops.catalog.base import VersionedCatalog
+
+
+class Engine(ABC):
+    #: sqlglot dialect name used to render queries for this engine
+    DIALECT: ClassVar[str]
+    #: can read an Iceberg table at an arbitrary metadata location (historical commit)
+    READS_ANY_METADATA: ClassVar[bool] = False
+    #: can read a chosen subset of a table's data files (diff file pruning)
+    READS_DATA_FILES: ClassVar[bool] = False
+
+    def __init__(self, catalog: VersionedCatalog) -> None:
+        self.catalog = catalog
+
+    @abstractmethod
+    def relation(self, ref: str, table: str) -> str:
+        """The SQL name of ``table`` as it is on ``ref`` (made queryable on first use).
+
+        Raises:
+            RefNotFound, TableNotFound.
+        """
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a query and return its result as Arrow."""
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        tbl = self.query_arrow(sql, params)
+        cols = [c.to_pylist() for c in tbl.columns]
+        return list(zip(*cols, strict=True)) if cols else []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

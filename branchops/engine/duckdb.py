@@ -1,0 +1,108 @@
+"""DuckDB with its Iceberg extension, loaded offline from the pinned PyPI wheels.
+
+Each ref is an attached in-memory database (``ref_<name>``) whose schemas hold one view per
+table over ``iceberg_scan(<metadata location>)``: reading a branch reads exactly the files its
+pointers name, and nothing is copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import duckdb
+
+from branchops.catalog.base import validate_table_id
+from branchops.engine.base import Engine
+from branchops.errors import ConfigError, TableNotFound
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from branchops.catalog.base import VersionedCatalog
+
+
+def extension_path(name: str) -> Path:
+    """The ``.duckdb_extension`` file shipped inside the ``duckdb-extension-<name>`` wheel."""
+    pkg = f"duckdb_extension_{name}"
+    try:
+        root = Path(str(resources.files(pkg)))
+    except ModuleNotFoundError:
+        raise ConfigError(
+            f"the DuckDB {name} extension is not installed",
+            hint=f"pip install duckdb-extension-{name}=={duckdb.__version__}",
+        ) from None
+    found = sorted(root.glob(f"extensions/*/{name}.duckdb_extension"))
+    if not found:
+        raise ConfigError(f"no {name}.duckdb_extension inside {root}", hint=f"reinstall duckdb-extension-{name}")
+    return found[-1]
+
+
+def load_iceberg(con: duckdb.DuckDBPyConnection) -> None:
+    for name in ("avro", "iceberg"):
+        con.execute(f"LOAD '{extension_path(name)}'")
+
+
+def quote(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DuckDBEngine(Engine):
+    DIALECT: ClassVar[str] = "duckdb"
+    READS_ANY_METADATA: ClassVar[bool] = True
+    READS_DATA_FILES: ClassVar[bool] = True
+
+    def __init__(
+        self, catalog: VersionedCatalog, *, database: str = ":memory:", threads: int | None = None
+    ) -> None:
+        super().__init__(catalog)
+        self.con = duckdb.connect(database)
+        load_iceberg(self.con)
+        self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        self._attached: dict[str, dict[str, str]] = {}
+
+    @staticmethod
+    def alias(ref: str) -> str:
+        clean = re.sub(r"[^a-z0-9_]", "_", ref.lower())[:40]
+        return f"ref_{clean}_{hashlib.sha1(ref.encode()).hexdigest()[:6]}"
+
+    def attach(self, ref: str) -> str:
+        """Expose every table of ``ref`` as ``<alias>.<ns>.<table>``; returns the alias."""
+        alias = self.alias(ref)
+        tables = self.catalog.tables(ref)
+        if self._attached.get(ref) == tables:
+            return alias
+        if ref in self._attached:
+            self.con.execute(f"DETACH {quote(alias)}")
+        self.con.execute(f"ATTACH ':memory:' AS {quote(alias)}")
+        for ns in sorted({validate_table_id(t)[0] for t in tables}):
+            self.con.execute(f"CREATE SCHEMA {quote(alias)}.{quote(ns)}")
+        for table, location in tables.items():
+            ns, name = validate_table_id(table)
+            self.con.execute(
+                f"CREATE VIEW {quote(alias)}.{quote(ns)}.{quote(name)} AS "
+                f"SELECT * FROM iceberg_scan({sql_string(location)})"
+            )
+        self._attached[ref] = tables
+        return alias
+
+    def relation(self, ref: str, table: str) -> str:
+        alias = self.attach(ref)
+        if table not in self._attached[ref]:
+            raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
+        ns, name = validate_table_id(table)
+        return f"{quote(alias)}.{quote(ns)}.{quote(name)}"
+
+    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.execute(sql, params or []).fetch_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
