@@ -33,8 +33,14 @@ def init_project(
             unchanged=f"{target} and its lakehouse are as they were",
             hint="use the existing project, or init another folder with --dir",
         )
-    values: dict[str, Any] = {"backend": backend, "catalog_uri": catalog_uri, "warehouse": warehouse,
-                              "nessie_uri": nessie_uri, "trino_uri": trino_uri, **extra}
+    values: dict[str, Any] = {
+        "backend": backend,
+        "catalog_uri": catalog_uri,
+        "warehouse": warehouse,
+        "nessie_uri": nessie_uri,
+        "trino_uri": trino_uri,
+        **extra,
+    }
     if backend == "nessie":
         values.setdefault("engine", "trino" if trino_uri else "duckdb")
         if not nessie_uri:
@@ -47,5 +53,9 @@ def init_project(
     except Exception:
         path.unlink()  # a failed init leaves nothing behind
         raise
-    return {"config": str(path.resolve()), "backend": settings.backend, "main": settings.main_branch,
-            "warehouse": settings.warehouse_location}
+    return {
+        "config": str(path.resolve()),
+        "backend": settings.backend,
+        "main": settings.main_branch,
+        "warehouse": settings.warehouse_location,
+    }

@@ -133,7 +133,7 @@ def three_way(base: Mapping[str, str], source: Mapping[str, str], target: Mappin
     conflicts: list[str] = []
     for table in sorted(set(base) | set(source) | set(target)):
         b, s, t = base.get(table), source.get(table), target.get(table)
-        if s == t or s == b:
+        if s in (t, b):
             continue
         if t == b:
             changes[table] = s
@@ -165,8 +165,10 @@ def validate_ref_name(name: str, *, allow_internal: bool = False) -> str:
             problems.append("it must start with a letter and hold only letters, digits and . _ / -")
         if ".." in name or "//" in name or "/." in name or "@{" in name:
             problems.append("it may not contain '..', '//', '/.' or '@{'")
-        if name.endswith(("/", ".", ".lock")):
-            problems.append("it may not end with '/', '.' or '.lock'")
+        if name.endswith(("/", ".")):
+            problems.append("it may not end with '/' or '.'")
+        if any(part.endswith(".lock") for part in name.split("/")):
+            problems.append("no part of it may end with '.lock'")
         if name.startswith(INTERNAL_PREFIX) and not allow_internal:
             problems.append(f"names starting with {INTERNAL_PREFIX!r} are reserved for branchops")
     if problems:
@@ -202,8 +204,9 @@ class VersionedCatalog(ABC):
     """A catalog of Iceberg tables with branches of the whole catalog.
 
     Tables are named ``"namespace.table"``; a table's content on a ref is the location of its
-    current Iceberg metadata file. A ``ref`` argument may be a ref name, ``name@hash`` or
-    ``@hash`` wherever only reading is done.
+    current Iceberg metadata file. A ``ref`` argument may be a ref name, ``name@hash``, ``@hash``
+    or a bare commit hash (or a unique prefix of at least 6 hex digits) wherever only reading
+    is done.
     """
 
     def __init__(

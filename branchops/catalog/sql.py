@@ -232,7 +232,12 @@ class SqlVersionedCatalog(VersionedCatalog):
                 self._head(conn, name)
             return self._full_hash(conn, commit)
         assert name is not None
-        return self._head(conn, name)[1]
+        try:
+            return self._head(conn, name)[1]
+        except RefNotFound:
+            if len(name) >= 6 and all(ch in "0123456789abcdef" for ch in name):
+                return self._full_hash(conn, name)  # a bare commit hash
+            raise
 
     def _rows(self, conn: Connection, ref: str) -> dict[str, str]:
         q = select(ice_t.c.table_namespace, ice_t.c.table_name, ice_t.c.metadata_location).where(
@@ -254,10 +259,12 @@ class SqlVersionedCatalog(VersionedCatalog):
 
     def _content(self, conn: Connection, spec: str) -> dict[str, str]:
         name, commit = split_ref(spec)
-        if commit is None and name is not None:
-            self._head(conn, name)
+        if commit is None and name is not None and self._is_ref(conn, name):
             return self._rows(conn, name)
         return self._tables_at(conn, self._resolve(conn, spec))
+
+    def _is_ref(self, conn: Connection, name: str) -> bool:
+        return conn.execute(select(refs_t.c.name).where(refs_t.c.name == name)).first() is not None
 
     def _ancestors(self, conn: Connection, commit: str) -> dict[str, int]:
         return {r.hash: (r.generation or 0) for r in conn.execute(text(_ANCESTORS), {"start": commit})}

@@ -11,6 +11,17 @@ from typing import Annotated
 import click
 import typer
 
+import typer.exceptions
+
+try:  # typer >= 0.26 vendors its own copy of click
+    from typer._click.exceptions import ClickException as _TyperClickException
+
+    _CLICK_ERR: tuple[type[Exception], ...] = (click.ClickException, _TyperClickException)
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _CLICK_ERR = (click.ClickException,)
+_EXIT: tuple[type[Exception], ...] = (click.exceptions.Exit, typer.exceptions.Exit)
+_ABORT: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.exceptions.Abort)
+
 from branchops.cli.output import OutputFormat, err_console
 from branchops.cli.state import STATE
 from branchops.errors import BranchopsError, ExitCode
@@ -37,11 +48,15 @@ def _global(
         Path | None, typer.Option("--config", "-c", help="branchops.toml (default: found upwards from here)")
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")] = OutputFormat.TEXT,
-    debug: Annotated[bool, typer.Option("--debug", help=f"write tracebacks and debug logs to ./{DEBUG_LOG}")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help=f"write tracebacks and debug logs to ./{DEBUG_LOG}")
+    ] = False,
 ) -> None:
     STATE.config, STATE.output, STATE.debug = config, output, debug
     if debug:
-        logging.basicConfig(filename=DEBUG_LOG, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+        logging.basicConfig(
+            filename=DEBUG_LOG, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
+        )
 
 
 def _report(err: BranchopsError) -> int:
@@ -49,7 +64,7 @@ def _report(err: BranchopsError) -> int:
         import json
 
         sys.stdout.write(redact(json.dumps(err.to_dict(), indent=2)) + "\n")
-    err_console.print(f"[bold red]error:[/] {redact(err.message)}")
+    err_console.print(f"[bold red]error:[/] {redact(err.message)}", soft_wrap=True)
     if err.unchanged:
         err_console.print(f"[dim]unchanged:[/] {redact(err.unchanged)}")
     if err.hint:
@@ -68,14 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     except BranchopsError as e:
         logging.getLogger("branchops").debug("error", exc_info=True)
         code = _report(e)
-    except click.exceptions.Exit as e:
-        code = e.exit_code
-    except click.exceptions.Abort:
+    except _EXIT as e:
+        code = int(getattr(e, "exit_code", 0))
+    except _ABORT:
         err_console.print("aborted")
         code = 1
-    except click.ClickException as e:
-        err_console.print(f"[bold red]error:[/] {redact(e.format_message())}")
-        err_console.print("[dim]next:[/] run with --help to see the usage")
+    except _CLICK_ERR as e:
+        message = e.format_message()  # type: ignore[attr-defined]
+        if message:  # an empty one follows the help text of a bare group command
+            err_console.print(f"[bold red]error:[/] {redact(message)}")
+            err_console.print("[dim]next:[/] run with --help to see the usage")
         code = int(ExitCode.USAGE)
     except KeyboardInterrupt:
         code = 130
@@ -89,4 +106,5 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if STATE._lakehouse is not None:
             STATE._lakehouse.close()
+            STATE._lakehouse = None
     sys.exit(code)

@@ -11,14 +11,18 @@ from branchops.cli.output import emit, say, short, table
 from branchops.cli.state import STATE
 from branchops.errors import MergeConflict
 
-branch_app = typer.Typer(help="Branches of the whole catalog: create, inspect, merge, drop.", no_args_is_help=True)
+branch_app = typer.Typer(
+    help="Branches of the whole catalog: create, inspect, merge, drop.", no_args_is_help=True
+)
 app.add_typer(branch_app, name="branch")
 
 
 @branch_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="new branch name (git ref rules)")],
-    from_ref: Annotated[str | None, typer.Option("--from", help="ref or ref@hash to fork (default: main)")] = None,
+    from_ref: Annotated[
+        str | None, typer.Option("--from", help="ref or ref@hash to fork (default: main)")
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """Fork a branch of every table (zero-copy: only pointers are copied)."""
@@ -31,19 +35,31 @@ def create(
 def list_(output: OutputOpt = None) -> None:
     """All branches and tags."""
     refs = STATE.lakehouse().catalog.list_refs()
-    emit(STATE.fmt(output), [r.to_dict() for r in refs],
-         lambda: table(None, ["name", "type", "hash"], [(r.name, r.type.value, short(r.hash)) for r in refs]))
+    emit(
+        STATE.fmt(output),
+        [r.to_dict() for r in refs],
+        lambda: table(None, ["name", "type", "hash"], [(r.name, r.type.value, short(r.hash)) for r in refs]),
+    )
 
 
 @branch_app.command("show")
-def show(ref: Annotated[str, typer.Argument(help="ref, ref@hash or @hash")], output: OutputOpt = None) -> None:
+def show(
+    ref: Annotated[str, typer.Argument(help="ref, ref@hash or @hash")], output: OutputOpt = None
+) -> None:
     """A ref's hash and the metadata location of each of its tables."""
     cat = STATE.lakehouse().catalog
     data = {"name": ref, "hash": cat.resolve(ref), "tables": dict(sorted(cat.tables(ref).items()))}
-    emit(STATE.fmt(output), data, lambda: (
-        say(f"{ref} at {data['hash']}"),
-        table(None, ["table", "metadata location"], data["tables"].items()),
-    ) and None)
+    emit(
+        STATE.fmt(output),
+        data,
+        lambda: (
+            (
+                say(f"{ref} at {data['hash']}"),
+                table(None, ["table", "metadata location"], data["tables"].items()),
+            )
+            and None
+        ),
+    )
 
 
 @branch_app.command("log")
@@ -54,18 +70,33 @@ def log(
 ) -> None:
     """Commits of a ref, newest first."""
     commits = STATE.lakehouse().catalog.log(ref, limit)
-    emit(STATE.fmt(output), [c.to_dict() for c in commits], lambda: table(
-        None, ["hash", "when", "author", "message", "tables"],
-        [(short(c.hash), c.timestamp[:19], c.author, c.message, ", ".join(ch.table for ch in c.changes))
-         for c in commits],
-    ))
+    emit(
+        STATE.fmt(output),
+        [c.to_dict() for c in commits],
+        lambda: table(
+            None,
+            ["hash", "when", "author", "message", "tables"],
+            [
+                (
+                    short(c.hash),
+                    c.timestamp[:19],
+                    c.author,
+                    c.message,
+                    ", ".join(ch.table for ch in c.changes),
+                )
+                for c in commits
+            ],
+        ),
+    )
 
 
 @branch_app.command("merge")
 def merge(
     source: Annotated[str, typer.Argument(help="branch (or ref@hash) to merge")],
     into: Annotated[str | None, typer.Option("--into", help="target branch (default: main)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would happen, write nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="report what would happen, write nothing")
+    ] = False,
     message: Annotated[str | None, typer.Option("--message", "-m")] = None,
     output: OutputOpt = None,
 ) -> None:
@@ -73,32 +104,46 @@ def merge(
     lh = STATE.lakehouse()
     target = into or lh.main
     try:
-        res = lh.catalog.merge(source, target, dry_run=dry_run, message=message, author=lh.settings.author_name)
+        res = lh.catalog.merge(
+            source, target, dry_run=dry_run, message=message, author=lh.settings.author_name
+        )
     except MergeConflict as e:
         if STATE.fmt(output).value == "json":
             emit(STATE.fmt(output), {"source": source, "target": target, "conflicts": e.conflicts})
-            STATE.output = STATE.fmt(output).__class__("text")  # the JSON is printed; errors go to stderr only
+            STATE.output = STATE.fmt(output).__class__(
+                "text"
+            )  # the JSON is printed; errors go to stderr only
         raise
     verb = "Would merge" if dry_run else "Merged"
-    emit(STATE.fmt(output), res.to_dict(), lambda: say(
-        f"{verb} {source} into {target}"
-        + (" (fast-forward)" if res.fast_forward else "")
-        + f": {', '.join(res.merged_tables) or 'nothing to merge'}"
-        + ("" if dry_run else f" -> {short(res.hash)}")
-    ))
+    emit(
+        STATE.fmt(output),
+        res.to_dict(),
+        lambda: say(
+            f"{verb} {source} into {target}"
+            + (" (fast-forward)" if res.fast_forward else "")
+            + f": {', '.join(res.merged_tables) or 'nothing to merge'}"
+            + ("" if dry_run else f" -> {short(res.hash)}")
+        ),
+    )
 
 
 @branch_app.command("drop")
 def drop(
     name: Annotated[str, typer.Argument(help="branch or tag to drop")],
-    expected_hash: Annotated[str | None, typer.Option("--expected-hash", help="only if still at this hash")] = None,
+    expected_hash: Annotated[
+        str | None, typer.Option("--expected-hash", help="only if still at this hash")
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """Drop a branch (protected branches are refused). Its data files stay until `gc`."""
     cat = STATE.lakehouse().catalog
     ref = cat.get_ref(name)
     cat.drop_branch(name, expected_hash)
-    emit(STATE.fmt(output), {"dropped": name, "hash": ref.hash}, lambda: say(f"Dropped {name} (was {short(ref.hash)})"))
+    emit(
+        STATE.fmt(output),
+        {"dropped": name, "hash": ref.hash},
+        lambda: say(f"Dropped {name} (was {short(ref.hash)})"),
+    )
 
 
 @branch_app.command("reset")
@@ -110,6 +155,10 @@ def reset(
     """Roll a branch's tables back to an earlier commit, as a new commit (history is kept)."""
     lh = STATE.lakehouse()
     commit = lh.catalog.reset(ref, to, author=lh.settings.author_name)
-    emit(STATE.fmt(output), commit.to_dict(), lambda: say(
-        f"Reset {ref} to {short(to)}: {len(commit.changes)} table(s) restored -> {short(commit.hash)}"
-    ))
+    emit(
+        STATE.fmt(output),
+        commit.to_dict(),
+        lambda: say(
+            f"Reset {ref} to {short(to)}: {len(commit.changes)} table(s) restored -> {short(commit.hash)}"
+        ),
+    )

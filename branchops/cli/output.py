@@ -42,7 +42,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 
 def say(message: str) -> None:
-    console.print(redact(message))
+    console.print(redact(message), soft_wrap=True)
 
 
 def short(h: str | None) -> str:

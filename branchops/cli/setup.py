@@ -25,29 +25,61 @@ def init(
 ) -> None:
     """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch."""
     result = init_project(
-        directory, backend=backend, catalog_uri=catalog_uri, warehouse=warehouse,
-        nessie_uri=nessie_uri, trino_uri=trino_uri,
+        directory,
+        backend=backend,
+        catalog_uri=catalog_uri,
+        warehouse=warehouse,
+        nessie_uri=nessie_uri,
+        trino_uri=trino_uri,
     )
-    emit(STATE.fmt(output), result, lambda: say(
-        f"Initialized branchops in {result['config']} (backend {result['backend']}, branch {result['main']})"
-    ))
+    emit(
+        STATE.fmt(output),
+        result,
+        lambda: say(
+            f"Initialized branchops in {result['config']} (backend {result['backend']}, branch {result['main']})"
+        ),
+    )
 
 
 @app.command()
 def ingest(
     table: Annotated[str, typer.Argument(help="target table, <namespace>.<table>")],
     path: Annotated[Path, typer.Argument(help="a .csv, .parquet or .jsonl file")],
-    branch: Annotated[str | None, typer.Option("--branch", "-b", help="default: main (via write-audit-publish)")] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", "-b", help="default: main (via write-audit-publish)")
+    ] = None,
     mode: Annotated[str, typer.Option(help="append or overwrite")] = "append",
     evolve: Annotated[bool, typer.Option("--evolve", help="add columns the table lacks")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, parquet or json (default: by extension)")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, parquet or json (default: by extension)")
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """Load a file into a table on a branch, as one atomic commit."""
     lh = STATE.lakehouse()
     result = lh.ingest(table, path, branch=branch, mode=mode, evolve=evolve, fmt=fmt)  # type: ignore[arg-type]
-    emit(STATE.fmt(output), result.to_dict(), lambda: say(
-        f"{'Created' if result.created else 'Wrote'} {result.table} on {result.branch}: {result.rows} rows "
-        f"({result.mode}) -> commit {short(result.hash)}"
-        + (f"; new columns {', '.join(result.evolved)}" if result.evolved else "")
-    ))
+    emit(
+        STATE.fmt(output),
+        result.to_dict(),
+        lambda: say(
+            f"{'Created' if result.created else 'Wrote'} {result.table} on {result.branch}: {result.rows} rows "
+            f"({result.mode}) -> commit {short(result.hash)}"
+            + (f"; new columns {', '.join(result.evolved)}" if result.evolved else "")
+        ),
+    )
+
+
+@app.command()
+def quickstart(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="folder to create (default: a new temp folder)")
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Tell the whole story on generated data: init, ingest, branch, change, diff, merge."""
+    from branchops.quickstart import run_quickstart
+
+    fmt = STATE.fmt(output)
+    result = run_quickstart(directory, (lambda _m: None) if fmt.value == "json" else say)
+    if fmt.value == "json":
+        emit(fmt, result.to_dict())

@@ -1,0 +1,3 @@
+from branchops.cli import main
+
+main()
