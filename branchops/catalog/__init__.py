@@ -26,7 +26,8 @@ def _load_nessie(settings: Settings) -> VersionedCatalog:
             f"the nessie backend needs extra packages ({e.name} is missing)",
             hint="pip install 'branchops[nessie]'",
         ) from e
-    return NessieVersionedCatalog.from_settings(settings)
+    catalog: VersionedCatalog = NessieVersionedCatalog.from_settings(settings)
+    return catalog
 
 
 LOADERS: dict[str, Callable[[Settings], VersionedCatalog]] = {"sql": _load_sql, "nessie": _load_nessie}

@@ -125,10 +125,10 @@ class BranchIcebergCatalog(MetastoreCatalog):
         current = self._table_from(name, location) if location else None
         staged = self._update_and_stage_table(current, table.name(), requirements, updates)
         if current is not None and staged.metadata == current.metadata:
-            return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)
+            return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)  # type: ignore[call-arg]
         self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
         self._commit_pointer({name: staged.metadata_location}, head)
-        return CommitTableResponse(metadata=staged.metadata, metadata_location=staged.metadata_location)
+        return CommitTableResponse(metadata=staged.metadata, metadata_location=staged.metadata_location)  # type: ignore[call-arg]
 
     def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
         table = _table_id(identifier)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalogBaseTable
 from sqlalchemy import (
@@ -104,8 +104,8 @@ changes_t = Table(
     Column("old_location", String(1000), nullable=True),
     Column("new_location", String(1000), nullable=True),
 )
-ice_t = IcebergTables.__table__
-ns_t = IcebergNamespaceProperties.__table__
+ice_t = cast(Table, IcebergTables.__table__)
+ns_t = cast(Table, IcebergNamespaceProperties.__table__)
 
 # First-parent chain of a commit, with its distance from the start.
 _CHAIN = """
@@ -461,7 +461,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             return self._write_commit(conn, ref, head, self._rows(conn, ref), changes, message, properties, author)
 
     # -- history --------------------------------------------------------------------------
-    def _commits(self, conn: Connection, rows: list[Any]) -> list[Commit]:
+    def _commits(self, conn: Connection, rows: Sequence[Any]) -> list[Commit]:
         hashes = [r.hash for r in rows]
         changes: dict[str, list[TableChange]] = {h: [] for h in hashes}
         if hashes:

@@ -48,18 +48,14 @@ def show(
 ) -> None:
     """A ref's hash and the metadata location of each of its tables."""
     cat = STATE.lakehouse().catalog
-    data = {"name": ref, "hash": cat.resolve(ref), "tables": dict(sorted(cat.tables(ref).items()))}
-    emit(
-        STATE.fmt(output),
-        data,
-        lambda: (
-            (
-                say(f"{ref} at {data['hash']}"),
-                table(None, ["table", "metadata location"], data["tables"].items()),
-            )
-            and None
-        ),
-    )
+    tables = dict(sorted(cat.tables(ref).items()))
+    data = {"name": ref, "hash": cat.resolve(ref), "tables": tables}
+
+    def human() -> None:
+        say(f"{ref} at {data['hash']}")
+        table(None, ["table", "metadata location"], tables.items())
+
+    emit(STATE.fmt(output), data, human)
 
 
 @branch_app.command("log")

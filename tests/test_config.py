@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from branchops.config import load_settings
+from branchops.errors import ConfigError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "branchops.toml"
+    p.write_text(text)
+    return p
+
+
+def test_file_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _write(tmp_path, '[branchops]\nwarehouse = "wh"\ntarget_schema = "from_file"\nthreads = 3\n')
+    monkeypatch.setenv("BRANCHOPS_TARGET_SCHEMA", "from_env")
+    s = load_settings(p, threads=1)
+    assert s.warehouse_location == str((tmp_path / "wh").resolve())
+    assert s.target_schema == "from_env"
+    assert s.threads == 1
+    assert s.catalog_url == f"sqlite:///{(tmp_path / '.branchops/catalog.db').resolve()}"
+
+
+def test_config_found_in_a_parent_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(tmp_path, "[branchops]\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    monkeypatch.delenv("BRANCHOPS_CONFIG", raising=False)
+    assert load_settings().root == tmp_path.resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[branchops\n", "not valid TOML"),
+        ('[branchops]\nbackend = "oracle"\n', "backend"),
+        ('[branchops]\nwarehose = "typo"\n', "warehose"),
+        ('[branchops]\nnessie_token = "abc123secret"\n', "environment"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_write(tmp_path, text))
+    assert needle in str(exc.value)
+    assert "abc123secret" not in str(exc.value)
+
+
+def test_secret_setting_is_never_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BRANCHOPS_NESSIE_TOKEN", "tok-very-secret")
+    s = load_settings(_write(tmp_path, "[branchops]\n"))
+    assert s.nessie_token is not None and s.nessie_token.get_secret_value() == "tok-very-secret"
+    assert "tok-very-secret" not in repr(s) and "tok-very-secret" not in s.model_dump_json()
