@@ -181,15 +181,15 @@ def validate_ref_name(name: str, *, allow_internal: bool = False) -> str:
 
 
 def validate_table_id(table: str) -> tuple[str, str]:
-    """``"ns.table"`` -> ``("ns", "table")``; namespaces may be nested (``a.b.table``)."""
+    """``"ns.table"`` -> ``("ns", "table")``: one namespace level, as Trino schemas and dbt have."""
     parts = table.split(".")
-    if len(parts) < 2 or not all(_TABLE_PART.match(p) for p in parts):
+    if len(parts) != 2 or not all(_TABLE_PART.match(p) for p in parts):
         raise UsageError(
             f"invalid table name {table!r}",
             unchanged="nothing was written",
             hint="name tables as <namespace>.<table>, e.g. raw.orders (letters, digits, _)",
         )
-    return ".".join(parts[:-1]), parts[-1]
+    return parts[0], parts[1]
 
 
 def split_ref(spec: str) -> tuple[str | None, str | None]:
@@ -337,6 +337,32 @@ class VersionedCatalog(ABC):
     @abstractmethod
     def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
         """Make ``ref``'s tables equal those of ``to`` (a hash or ref) as a new commit."""
+
+    # -- housekeeping (gc) ---------------------------------------------------------------
+    def ref_updated_at(self, name: str) -> str:
+        """When ``name`` last moved (ISO-8601, UTC); backends that track it override this.
+
+        The default is the time of the ref's head commit. Raises RefNotFound.
+        """
+        head = self.get_ref(name).hash
+        if head == NO_ANCESTOR:
+            return "1970-01-01T00:00:00+00:00"
+        return self.get_commit(head).timestamp
+
+    def metadata_locations_since(self, cutoff: str) -> set[str]:
+        """Every metadata location that some commit made at or after ``cutoff`` (ISO-8601, UTC)
+        has in its table state: what `gc` must keep so that those commits stay readable.
+
+        The default walks the log of every ref (commits of dropped refs are not seen); backends
+        that keep the whole commit table override it.
+        """
+        out: set[str] = set()
+        for ref in self.list_refs(include_internal=True):
+            for c in self.log(ref.name):
+                if c.timestamp < cutoff:
+                    break
+                out.update(self.tables(f"@{c.hash}").values())
+        return out
 
     # -- tables -------------------------------------------------------------------------
     def load_table(self, ref: str, table: str) -> Table:

@@ -8,6 +8,7 @@ fully qualified SQL name: ``relation(ref, "raw.orders")``. Dialect differences s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -38,6 +39,18 @@ class Engine(ABC):
     @abstractmethod
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a query and return its result as Arrow."""
+
+    def scan_files(self, paths: Sequence[str]) -> str:
+        """SQL (a table function) reading exactly these data files; engines with ``READS_DATA_FILES``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read chosen data files")
+
+    def materialize(self, name: str, sql: str) -> str:
+        """Store a (small) query result for this session as ``name``; returns its SQL name."""
+        raise NotImplementedError(f"{type(self).__name__} cannot store query results")
+
+    def drop_materialized(self, name: str) -> None:
+        """Forget what :meth:`materialize` stored."""
+        raise NotImplementedError(f"{type(self).__name__} cannot store query results")
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         tbl = self.query_arrow(sql, params)

@@ -1,0 +1,360 @@
+"""Diff two refs: the catalog says which tables moved, the engine says how (see ``queries``).
+
+Cost follows the change: an equal pointer or snapshot is answered from metadata; when the two
+snapshots share data files (and neither has delete files) only the files they do not share are
+read, because rows in shared files cancel out of a multiset difference; counts then come from
+snapshot summaries and column profiles from manifest statistics.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.types import PrimitiveType
+
+from branchops.diff import queries as q
+from branchops.diff.keys import load_ref_manifest, resolve_keys
+from branchops.diff.model import (
+    ColumnProfiles,
+    ColumnType,
+    DiffResult,
+    DuplicateKeys,
+    FileStats,
+    Method,
+    RefSide,
+    RowCounts,
+    SchemaDiff,
+    TableDiff,
+    TableStatus,
+    TypeChange,
+)
+from branchops.diff.profile import scan_profiles, side_samples, table_samples
+from branchops.diff.snapshots import FLOAT_TYPES, NUMERIC_TYPES, Side, field_names_stable, manifest_profiles
+from branchops.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from branchops.catalog.base import VersionedCatalog
+    from branchops.engine.base import Engine
+    from branchops.lakehouse import Lakehouse
+
+_IDS = itertools.count()
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> key columns (flags)
+    tables: Sequence[str] = ()  # glob patterns; empty = every table
+    include_unchanged: bool = False
+    sample: int = 5
+    tolerance: float = 1e-9
+    profiles: bool = True
+    manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
+
+
+def open_engine(lakehouse: Lakehouse) -> Engine:
+    if lakehouse.settings.engine != "duckdb":
+        raise ConfigError(f"diff on engine {lakehouse.settings.engine!r} is not available yet",
+                          hint="set engine = \"duckdb\" in branchops.toml")
+    from branchops.engine.duckdb import DuckDBEngine
+
+    return DuckDBEngine(lakehouse.catalog, threads=lakehouse.settings.threads)
+
+
+def diff_refs(
+    lakehouse: Lakehouse | VersionedCatalog,
+    base: str,
+    head: str,
+    *,
+    engine: Engine | None = None,
+    options: DiffOptions | None = None,
+    **kw: Any,
+) -> DiffResult:
+    """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table.
+
+    Keyword arguments are :class:`DiffOptions` fields. Raises RefNotFound (unknown ref) and
+    UsageError (a key naming a missing table or column, a bad pattern).
+    """
+    from branchops.lakehouse import Lakehouse
+
+    opts = options or DiffOptions(**kw)
+    catalog = lakehouse.catalog if isinstance(lakehouse, Lakehouse) else lakehouse
+    lazy = _LazyEngine(engine, lakehouse if isinstance(lakehouse, Lakehouse) else None, catalog)
+    try:
+        return _diff(catalog, lazy, base, head, opts)
+    finally:
+        lazy.close_own()
+
+
+class _LazyEngine:
+    """Opens the engine on first use: a diff answered from the catalog alone never starts one."""
+
+    def __init__(self, engine: Engine | None, lakehouse: Lakehouse | None, catalog: VersionedCatalog) -> None:
+        self._engine, self._own = engine, engine is None
+        self._lakehouse, self._catalog = lakehouse, catalog
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            if self._lakehouse is not None:
+                self._engine = open_engine(self._lakehouse)
+            else:
+                from branchops.engine.duckdb import DuckDBEngine
+
+                self._engine = DuckDBEngine(self._catalog)
+        return self._engine
+
+    def close_own(self) -> None:
+        if self._own and self._engine is not None:
+            self._engine.close()
+
+
+def _selected(names: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    if not patterns:
+        return sorted(names)
+    return sorted(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+
+
+def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, opts: DiffOptions) -> DiffResult:
+    sides = RefSide(base, catalog.resolve(base)), RefSide(head, catalog.resolve(head))
+    before, after = catalog.tables(base), catalog.tables(head)
+    for table in opts.keys:
+        if table not in before and table not in after:
+            raise UsageError(f"--key names {table}, which is on neither {base} nor {head}",
+                             unchanged="nothing was diffed", hint=f"`branchops branch show {head}` lists the tables")
+    names = _selected(set(before) | set(after), opts.tables)
+    moved = [n for n in names if before.get(n) != after.get(n)]
+    keys = resolve_keys(moved, opts.keys, _manifests(catalog, (head, base)) if opts.manifest_keys and any(
+        n not in opts.keys for n in moved) else ())
+    out: list[TableDiff] = []
+    for name in names:
+        b, a = before.get(name), after.get(name)
+        if b == a:
+            if opts.include_unchanged:
+                out.append(TableDiff(name, TableStatus.UNCHANGED, Method.SAME_METADATA))
+            continue
+        key = keys.get(name)
+        if b is None or a is None:
+            out.append(_added_or_removed(catalog, base if a is None else head, name, a is None, key))
+            continue
+        diff = TableDiff_(engine.get(), catalog, base, head, name, key, opts).run()
+        if diff.status is TableStatus.UNCHANGED and not opts.include_unchanged:
+            continue
+        out.append(diff)
+    return DiffResult(sides[0], sides[1], tuple(out))
+
+
+def _manifests(catalog: VersionedCatalog, refs: Sequence[str]) -> list[dict[str, Any] | None]:
+    return [load_ref_manifest(catalog, r) for r in refs]
+
+
+def _columns(side: Side) -> list[ColumnType]:
+    return [ColumnType(f.name, str(f.field_type)) for f in side.schema.fields]
+
+
+def _added_or_removed(
+    catalog: VersionedCatalog, ref: str, name: str, removed: bool, key: tuple[tuple[str, ...], str] | None
+) -> TableDiff:
+    side = Side.load(catalog.load_table(ref, name))
+    n = side.records() or 0
+    cols = tuple(_columns(side))
+    return TableDiff(
+        name, TableStatus.REMOVED if removed else TableStatus.ADDED, Method.CATALOG,
+        key=key[0] if key else None, key_source=key[1] if key else None,
+        schema=SchemaDiff(removed=cols) if removed else SchemaDiff(added=cols),
+        rows=RowCounts(base=n if removed else 0, head=0 if removed else n, added=0 if removed else n,
+                       removed=n if removed else 0, changed=None if key is None else 0),
+    )
+
+
+_SQL_TYPES = {"int": "INT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE", "string": "VARCHAR",
+              "boolean": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
+              "time": "TIME", "binary": "VARBINARY", "uuid": "UUID"}
+
+
+def _sql_type(iceberg_type: str) -> str | None:
+    if iceberg_type.startswith("decimal"):
+        return iceberg_type.upper().replace(" ", "")
+    return _SQL_TYPES.get(iceberg_type)
+
+
+class TableDiff_:
+    """Diff one table whose pointer moved."""
+
+    def __init__(self, engine: Engine, catalog: VersionedCatalog, base: str, head: str, name: str,
+                 key: tuple[tuple[str, ...], str] | None, opts: DiffOptions) -> None:
+        self.engine, self.catalog, self.name, self.opts = engine, catalog, name, opts
+        self.refs = (base, head)
+        self.key: tuple[str, ...] | None = key[0] if key else None
+        self.key_source: str | None = key[1] if key else None
+        self.dialect = engine.DIALECT
+        self.notes: list[str] = []
+
+    def run(self) -> TableDiff:
+        from sqlglot import exp as sqlexp
+
+        b = Side.load(self.catalog.load_table(self.refs[0], self.name))
+        h = Side.load(self.catalog.load_table(self.refs[1], self.name))
+        schema = self._schema(b, h)
+        if b.snapshot_id == h.snapshot_id and not schema.differs:
+            return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
+        columns = self._diff_columns(b, h, sqlexp)
+        self._check_key(columns)
+        base_src, head_src, method, files = self._sources(b, h, [c.name for c in columns])
+        rows = [b.records(), h.records()]
+        for i, side in enumerate((b, h)):
+            src = self._relation(i, side)
+            if rows[i] is None:  # delete files: the summary does not say how many rows are live
+                rows[i] = 0 if src is None else int(self.engine.query(q.count_rows(src).sql(self.dialect))[0][0])
+        diff = self._rows(base_src, head_src, columns, (rows[0] or 0, rows[1] or 0))
+        profiles, profile_source = self._profiles(b, h, columns, method)
+        return TableDiff(
+            self.name, TableStatus.MODIFIED, method, key=self.key, key_source=self.key_source, schema=schema,
+            rows=diff[0], duplicate_keys=self._duplicates(base_src, head_src, method, b, h),
+            columns=diff[1], profiles=profiles, profile_source=profile_source, samples=diff[2], files=files,
+            notes=tuple(self.notes),
+        )
+
+    # -- schema and columns -------------------------------------------------------------------
+    def _schema(self, b: Side, h: Side) -> SchemaDiff:
+        bt = {c.name: c.type for c in _columns(b)}
+        ht = {c.name: c.type for c in _columns(h)}
+        return SchemaDiff(
+            added=tuple(ColumnType(n, t) for n, t in ht.items() if n not in bt),
+            removed=tuple(ColumnType(n, t) for n, t in bt.items() if n not in ht),
+            type_changed=tuple(TypeChange(n, bt[n], t) for n, t in ht.items() if n in bt and bt[n] != t),
+        )
+
+    def _diff_columns(self, b: Side, h: Side, sqlexp: Any) -> list[q.DiffColumn]:
+        base_fields = {f.name: f for f in b.schema.fields}
+        out: list[q.DiffColumn] = []
+        for f in h.schema.fields:
+            bf = base_fields.get(f.name)
+            if bf is None:
+                continue
+            cast, cast_head = None, False
+            if str(bf.field_type) != str(f.field_type):
+                widen = isinstance(bf.field_type, NUMERIC_TYPES) and isinstance(f.field_type, NUMERIC_TYPES)
+                target = _sql_type(str(f.field_type)) if widen else "VARCHAR"
+                cast = sqlexp.DataType.build(target or "VARCHAR", dialect=self.dialect)
+                cast_head = not widen or target is None
+            nested = not isinstance(f.field_type, PrimitiveType)
+            out.append(q.DiffColumn(
+                f.name, cast=cast, cast_head=cast_head,
+                is_float=isinstance(f.field_type, FLOAT_TYPES) and not cast_head,
+                numeric=isinstance(f.field_type, NUMERIC_TYPES) and not cast_head, orderable=not nested,
+            ))
+        return out
+
+    def _check_key(self, columns: Sequence[q.DiffColumn]) -> None:
+        if self.key is None:
+            return
+        names = {c.name for c in columns}
+        missing = [k for k in self.key if k not in names]
+        if not missing:
+            return
+        if self.key_source == "flag":
+            raise UsageError(
+                f"--key {self.name}={','.join(self.key)}: no column {', '.join(missing)} on both sides",
+                unchanged="nothing was diffed",
+                hint=f"columns on both sides: {', '.join(sorted(names))}",
+            )
+        self.notes.append(f"key {list(self.key)} from {self.key_source} names missing columns {missing}: "
+                          "diffed without a key")
+        self.key, self.key_source = None, None
+
+    # -- where rows are read from -------------------------------------------------------------
+    def _relation(self, i: int, side: Side) -> exp.Expr | None:
+        if side.empty:
+            return None
+        return q.source(self.engine.relation(self.refs[i], self.name), self.dialect)
+
+    def _sources(self, b: Side, h: Side, names: list[str]) -> tuple[
+        exp.Expr | None, exp.Expr | None, Method, FileStats | None
+    ]:
+        full = self._relation(0, b), self._relation(1, h), Method.FULL_SCAN
+        if not self.engine.READS_DATA_FILES or b.empty or h.empty or b.has_deletes() or h.has_deletes():
+            return (*full, None)
+        cache: dict[str, list[Any]] = {}
+        bf, hf = b.files(cache), h.files(cache)
+        shared = bf.keys() & hf.keys()
+        stats = FileStats(len(bf), len(hf), len(shared), len(bf) - len(shared), len(hf) - len(shared))
+        if not shared:
+            return (*full, stats)
+        if not field_names_stable(b.table, h.table, names):
+            self.notes.append("columns were renamed in the table's history: read every row")
+            return (*full, stats)
+        only_b = sorted(bf.keys() - shared)
+        only_h = sorted(hf.keys() - shared)
+        src_b = q.source(self.engine.scan_files(only_b), self.dialect) if only_b else None
+        src_h = q.source(self.engine.scan_files(only_h), self.dialect) if only_h else None
+        return src_b, src_h, Method.FILE_PRUNING, stats
+
+    # -- rows -----------------------------------------------------------------------------
+    def _rows(
+        self, base: exp.Expr | None, head: exp.Expr | None, columns: list[q.DiffColumn],
+        counts: tuple[int, int],
+    ) -> tuple[RowCounts, dict[str, int], Any]:
+        from branchops.diff.model import Samples
+
+        values = [c for c in columns if not self.key or c.name not in self.key]
+        if (base is None and head is None) or not columns:
+            changed = 0 if self.key else None
+            return RowCounts(counts[0], counts[1], 0, 0, changed), dict.fromkeys(
+                [c.name for c in values] if self.key else [], 0), Samples()
+        n = next(_IDS)
+        hashes = self.engine.materialize(f"__branchops_diff_h{n}", q.residue_hashes(
+            base, head, columns, self.dialect).sql(self.dialect))
+        residue = f"__branchops_diff_r{n}"
+        try:
+            residue = self.engine.materialize(residue, q.residue_rows(
+                base, head, hashes, columns, self.dialect).sql(self.dialect))
+            if self.key:
+                sql = q.keyed_counts(residue, self.key, values, self.opts.tolerance, self.dialect).sql(self.dialect)
+                row = self.engine.query(sql)[0]
+                added, removed, changed = int(row[0]), int(row[1]), int(row[2])
+                per_col = {c.name: int(v) for c, v in zip(values, row[3:], strict=True)}
+                samples = table_samples(self.engine, residue, self.key, values, self.opts, self.dialect)
+            else:
+                by_side = dict(self.engine.query(q.side_counts(residue, self.dialect).sql(self.dialect)))
+                added, removed, changed = int(by_side.get(1, 0)), int(by_side.get(0, 0)), None
+                per_col = {}
+                samples = side_samples(self.engine, residue, columns, self.opts.sample, self.dialect)
+        finally:
+            self.engine.drop_materialized(f"__branchops_diff_h{n}")
+            self.engine.drop_materialized(f"__branchops_diff_r{n}")
+        return RowCounts(counts[0], counts[1], added, removed, changed), per_col, samples
+
+    def _duplicates(self, base: exp.Expr | None, head: exp.Expr | None, method: Method,
+                    b: Side, h: Side) -> DuplicateKeys | None:
+        """Key values seen more than once; when pruning, only keys of the rows in not-shared files
+        are checked (against the whole side, reading just the key columns)."""
+        if not self.key:
+            return None
+        found: list[int] = []
+        for i, (side, read) in enumerate(((b, base), (h, head))):
+            whole = self._relation(i, side)
+            within = read if method is Method.FILE_PRUNING else None
+            if whole is None or (method is Method.FILE_PRUNING and read is None):
+                found.append(0)
+                continue
+            found.append(int(self.engine.query(q.duplicate_keys(whole, self.key, within).sql(self.dialect))[0][0]))
+        return DuplicateKeys(found[0], found[1], "changed_keys" if method is Method.FILE_PRUNING else "table")
+
+    def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method) -> tuple[
+        dict[str, ColumnProfiles], str | None
+    ]:
+        if not self.opts.profiles or not columns:
+            return {}, None
+        names = [c.name for c in columns]
+        if method is Method.FILE_PRUNING:
+            pb = manifest_profiles(b.files(), b.schema, names)
+            ph = manifest_profiles(h.files(), h.schema, names)
+            return {n: ColumnProfiles(pb[n], ph[n]) for n in names}, "manifests"
+        pb = scan_profiles(self.engine, self._relation(0, b), columns, 0, self.dialect)
+        ph = scan_profiles(self.engine, self._relation(1, h), columns, 1, self.dialect)
+        return {n: ColumnProfiles(pb.get(n), ph.get(n)) for n in names}, "scan"

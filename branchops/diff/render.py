@@ -1,0 +1,193 @@
+"""A :class:`DiffResult` for people (rich text, markdown for a PR comment) and for machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from branchops.diff.model import DiffResult, TableDiff, jsonable
+
+#: GitHub's limit on one comment's body
+MAX_COMMENT_BYTES = 65_535
+
+
+def render_json(result: DiffResult) -> str:
+    return json.dumps(result.to_dict(), indent=2)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(jsonable(v))
+
+
+def _count(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def _signed(n: int | None, sign: str) -> str:
+    return "—" if n is None else (f"{sign}{n:,}" if n else "0")
+
+
+def _summary_row(t: TableDiff) -> list[str]:
+    r = t.rows
+    schema = t.schema
+    changes = ", ".join(
+        p for p in (f"+{len(schema.added)} col" if schema.added else "", f"-{len(schema.removed)} col"
+                    if schema.removed else "", f"~{len(schema.type_changed)} type" if schema.type_changed else "")
+        if p
+    )
+    return [t.table, t.status.value, _count(r.base) if r else "", _count(r.head) if r else "",
+            _signed(r.added, "+") if r else "", _signed(r.removed, "-") if r else "",
+            _signed(r.changed, "~") if r else "", changes, ",".join(t.key) if t.key else "", t.method.value]
+
+
+SUMMARY_COLUMNS = ["table", "status", "base rows", "head rows", "added", "removed", "changed", "schema", "key",
+                   "method"]
+
+
+# -- markdown -----------------------------------------------------------------------------------
+def _md_escape(v: Any) -> str:
+    return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_md_escape(v) for v in r) + " |" for r in rows]
+    return out
+
+
+def _md_section(t: TableDiff, level: int) -> list[str]:
+    """One table's section; ``level`` drops detail: 0 all, 1 no samples, 2 no profiles, 3 no columns."""
+    lines = [f"### `{t.table}` — {t.status.value}", ""]
+    facts = [f"method `{t.method.value}`", f"key `{', '.join(t.key)}` ({t.key_source})" if t.key else "no key"]
+    if t.duplicate_keys and (t.duplicate_keys.base or t.duplicate_keys.head):
+        d = t.duplicate_keys
+        facts.append(f"**duplicate keys** base {d.base}, head {d.head} ({d.scope})")
+    lines += [" · ".join(facts), ""]
+    s = t.schema
+    if s.differs:
+        cols = [["added", c.name, c.type] for c in s.added] + [["removed", c.name, c.type] for c in s.removed]
+        cols += [["type changed", c.name, f"{c.base} → {c.head}"] for c in s.type_changed]
+        lines += [*_md_table(["schema", "column", "type"], cols), ""]
+    if t.rows and t.status.value == "modified":
+        r = t.rows
+        counts = [_count(r.base), _count(r.head), _signed(r.added, "+"), _signed(r.removed, "-"),
+                  _signed(r.changed, "~")]
+        lines += [*_md_table(["base", "head", "added", "removed", "changed"], [counts]), ""]
+    if level < 3 and any(t.columns.values()):
+        lines += [*_md_table(["column", "rows changed"], [[c, f"{n:,}"] for c, n in t.columns.items() if n]), ""]
+    if level < 2 and t.profiles:
+        rows = []
+        for c, p in t.profiles.items():
+            b, h = p.base, p.head
+            for stat in ("nulls", "distinct", "min", "max", "mean"):
+                bv, hv = (getattr(b, stat) if b else None), (getattr(h, stat) if h else None)
+                if bv != hv:
+                    rows.append([c, stat, bv, hv])
+        if rows:
+            lines += ["<details><summary>profiles (what differs)</summary>", ""]
+            lines += [*_md_table(["column", "stat", "base", "head"], rows), "", "</details>", ""]
+    if level < 1:
+        lines += _md_samples(t)
+    if t.notes:
+        lines += [f"> {n}" for n in t.notes] + [""]
+    return lines
+
+
+def _md_samples(t: TableDiff) -> list[str]:
+    out: list[str] = []
+    sm = t.samples
+    for kind, rows in (("added", sm.added), ("removed", sm.removed)):
+        if rows:
+            cols = list(rows[0])
+            out += [f"<details><summary>sample {kind} rows</summary>", ""]
+            out += [*_md_table(cols, [[r.get(c) for c in cols] for r in rows]), "", "</details>", ""]
+    if sm.changed:
+        rows_ = [[", ".join(f"{k}={_fmt(v)}" for k, v in c.key.items()), col, c.base[col], c.head[col]]
+                 for c in sm.changed for col in c.base]
+        out += ["<details><summary>sample changed rows</summary>", ""]
+        out += [*_md_table(["key", "column", "base", "head"], rows_), "", "</details>", ""]
+    return out
+
+
+def render_markdown(result: DiffResult, max_bytes: int = MAX_COMMENT_BYTES, *, title: str | None = None) -> str:
+    """A summary table, then one section per changed table, in at most ``max_bytes`` UTF-8 bytes.
+
+    When too long, detail goes first: samples, then profiles, then per-column counts, then whole
+    sections (from the last table up), then summary rows; a visible note says what was left out.
+    """
+    head = [title or f"## Data diff: `{result.head.ref}` vs `{result.base.ref}`", "",
+            f"`{result.base.ref}` @ `{result.base.hash[:12]}` → `{result.head.ref}` @ `{result.head.hash[:12]}`", ""]
+    if not result.tables:
+        return "\n".join([*head, "No table differs."]) + "\n"
+    summary = _md_table(SUMMARY_COLUMNS, [_summary_row(t) for t in result.tables])
+    shown = [t for t in result.tables if t.status.value != "unchanged"]
+    notes = ["", "_Detail trimmed to fit a PR comment: {what}. The JSON output has everything._"]
+    fits: Callable[[str], bool] = lambda text: len(text.encode()) <= max_bytes  # noqa: E731
+    for level, what in enumerate(("", "samples omitted", "samples and profiles omitted",
+                                  "samples, profiles and per-column counts omitted")):
+        body = [line for t in shown for line in _md_section(t, level)]
+        text = "\n".join([*head, *summary, "", *body, *(notes[1].format(what=what).split("\n") if what else [])])
+        if fits(text + "\n"):
+            return text + "\n"
+    for keep in range(len(shown) - 1, -1, -1):
+        body = [line for t in shown[:keep] for line in _md_section(t, 3)]
+        note = notes[1].format(what=f"sections of {len(shown) - keep} of {len(shown)} tables omitted")
+        text = "\n".join([*head, *summary, "", *body, note])
+        if fits(text + "\n"):
+            return text + "\n"
+    for keep in range(len(summary) - 1, 1, -1):
+        note = notes[1].format(what=f"{len(summary) - keep} of {len(result.tables)} summary rows omitted")
+        text = "\n".join([*head, *summary[:keep], "", note])
+        if fits(text + "\n"):
+            return text + "\n"
+    return "\n".join(head)[: max(0, max_bytes - 1)] + "\n"
+
+
+# -- rich text ------------------------------------------------------------------------------------
+def render_text(result: DiffResult) -> RenderableType:
+    parts: list[RenderableType] = [Text(f"{result.head.ref} vs {result.base.ref}", style="bold")]
+    if not result.tables:
+        parts.append(Text("No table differs."))
+        return Group(*parts)
+    summary = Table(title=None)
+    for c in SUMMARY_COLUMNS:
+        summary.add_column(c, justify="right" if c in ("base rows", "head rows", "added", "removed", "changed")
+                           else "left")
+    for t in result.tables:
+        summary.add_row(*_summary_row(t))
+    parts.append(summary)
+    for t in result.tables:
+        if t.status.value != "modified":
+            continue
+        parts.append(Text(f"\n{t.table}", style="bold"))
+        if t.schema.differs:
+            parts.append(Text("schema: " + "; ".join(
+                [f"+{c.name} {c.type}" for c in t.schema.added] + [f"-{c.name} {c.type}" for c in t.schema.removed]
+                + [f"~{c.name} {c.base}->{c.head}" for c in t.schema.type_changed])))
+        if any(t.columns.values()):
+            parts.append(Text("changed per column: " + ", ".join(f"{c}={n:,}" for c, n in t.columns.items() if n)))
+        if t.duplicate_keys and (t.duplicate_keys.base or t.duplicate_keys.head):
+            parts.append(Text(f"duplicate keys: base {t.duplicate_keys.base}, head {t.duplicate_keys.head}",
+                              style="yellow"))
+        for ch in t.samples.changed:
+            parts.append(Text("  ~ " + ", ".join(f"{k}={_fmt(v)}" for k, v in ch.key.items()) + ": " + ", ".join(
+                f"{col} {_fmt(ch.base[col])} -> {_fmt(ch.head[col])}" for col in ch.base)))
+        for kind, sign in (("added", "+"), ("removed", "-")):
+            for r in getattr(t.samples, kind):
+                parts.append(Text(f"  {sign} " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.items())))
+        for n in t.notes:
+            parts.append(Text(f"  note: {n}", style="dim"))
+    return Group(*parts)
+
+
+def print_text(result: DiffResult, console: Console | None = None) -> None:
+    (console or Console(highlight=False)).print(render_text(result))

@@ -1,0 +1,146 @@
+"""What Iceberg metadata tells a diff without reading data: live data files, counts, column stats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyiceberg.conversions import from_bytes
+from pyiceberg.manifest import DataFileContent
+from pyiceberg.types import (
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    PrimitiveType,
+)
+
+from branchops.diff.model import Profile
+
+if TYPE_CHECKING:
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import Table
+
+FLOAT_TYPES = (FloatType, DoubleType)
+NUMERIC_TYPES = (IntegerType, LongType, FloatType, DoubleType, DecimalType)
+
+
+@dataclass
+class Side:
+    """One side of a table diff, as its metadata describes it."""
+
+    table: Table
+    snapshot_id: int | None
+    schema: Schema
+    summary: dict[str, str] = field(default_factory=dict)
+    _files: dict[str, DataFile] | None = None
+    _deletes: int | None = None
+
+    @classmethod
+    def load(cls, table: Table) -> Side:
+        snap = table.current_snapshot()
+        summary = dict(snap.summary.additional_properties) if snap and snap.summary else {}
+        return cls(table, snap.snapshot_id if snap else None, table.schema(), summary)
+
+    @property
+    def empty(self) -> bool:
+        return self.snapshot_id is None
+
+    def records(self) -> int | None:
+        """Live rows from the snapshot summary; None when delete files make it inexact."""
+        if self.empty:
+            return 0
+        if self.summary.get("total-records") is None or self.has_deletes():
+            return None
+        return int(self.summary["total-records"])
+
+    def has_deletes(self) -> bool:
+        if self.empty:
+            return False
+        if "total-delete-files" in self.summary:
+            return int(self.summary["total-delete-files"]) > 0
+        self.files()
+        return bool(self._deletes)
+
+    def files(self, cache: dict[str, list[Any]] | None = None) -> dict[str, DataFile]:
+        """Live data files of the snapshot by path (manifests shared by both sides are read once)."""
+        if self._files is None:
+            self._files, self._deletes = {}, 0
+            snap = self.table.current_snapshot()
+            if snap is not None:
+                io = self.table.io
+                for manifest in snap.manifests(io):
+                    entries = cache.get(manifest.manifest_path) if cache is not None else None
+                    if entries is None:
+                        entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
+                        if cache is not None:
+                            cache[manifest.manifest_path] = entries
+                    for entry in entries:
+                        df = entry.data_file
+                        if df.content == DataFileContent.DATA:
+                            self._files[df.file_path] = df
+                        else:
+                            self._deletes += 1
+        return self._files
+
+
+def field_names_stable(base: Table, head: Table, names: Sequence[str]) -> bool:
+    """True when every column in ``names`` had one name and one field id across all schemas of both
+    tables: then reading data files by column name (not by field id) reads the right column."""
+    ids: dict[str, set[int]] = {}
+    names_of: dict[int, set[str]] = {}
+    for tbl in (base, head):
+        for schema in tbl.metadata.schemas:
+            for f in schema.fields:
+                ids.setdefault(f.name, set()).add(f.field_id)
+                names_of.setdefault(f.field_id, set()).add(f.name)
+    for n in names:
+        fids = ids.get(n, set())
+        if len(fids) != 1 or len(names_of[next(iter(fids))]) != 1:
+            return False
+    return True
+
+
+def _decode(ftype: Any, raw: bytes | None) -> Any:
+    if raw is None or not isinstance(ftype, PrimitiveType):
+        return None
+    try:
+        return from_bytes(ftype, raw)
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+
+
+def manifest_profiles(files: Mapping[str, DataFile], schema: Schema, names: Sequence[str]) -> dict[str, Profile]:
+    """Nulls, min and max of each column from the data files' column statistics (no data read).
+
+    Distinct and mean are not in Iceberg manifests: they are None. Figures are None when a file
+    lacks the statistic. String bounds may be truncated prefixes (Iceberg's default metrics mode).
+    """
+    rows = sum(df.record_count for df in files.values())
+    out: dict[str, Profile] = {}
+    for name in names:
+        f = schema.find_field(name)
+        nulls: int | None = 0
+        lo: Any = None
+        hi: Any = None
+        bounds_ok = True
+        for df in files.values():
+            n = (df.null_value_counts or {}).get(f.field_id)
+            nulls = None if n is None or nulls is None else nulls + n
+            low = _decode(f.field_type, (df.lower_bounds or {}).get(f.field_id))
+            high = _decode(f.field_type, (df.upper_bounds or {}).get(f.field_id))
+            all_null = n is not None and n == df.record_count
+            if all_null:
+                continue
+            if low is None or high is None:
+                bounds_ok = False
+                continue
+            lo = low if lo is None or low < lo else lo
+            hi = high if hi is None or high > hi else hi
+        lo, hi = (0.0 if v == 0 and isinstance(v, float) else v for v in (lo, hi))  # -0.0 bounds
+        out[name] = Profile(rows=rows, nulls=nulls, distinct=None, min=lo if bounds_ok else None,
+                            max=hi if bounds_ok else None, mean=None)
+    return out
