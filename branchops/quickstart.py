@@ -1,26 +1,31 @@
-"""``branchops quickstart``: the whole story on generated data, in a fresh folder.
+"""``branchops quickstart``: the whole story on the sample dbt project, in a fresh folder.
 
-init -> ingest raw data on main -> fork a branch -> change it on the branch -> show what differs
--> merge into main -> main now has the change. Every step uses the same library calls the CLI
-commands do.
+init -> raw data on main -> production dbt build of main -> a pull request changes one model
+-> ``pr open``: fork, build only what changed, diff, report -> ``pr merge`` -> main has the
+change. Every step is the same library call the CLI commands make.
 """
 
 from __future__ import annotations
 
-import random
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from branchops.config import load_settings
+from branchops.errors import ConfigError
 from branchops.lakehouse import Lakehouse
 from branchops.setup import init_project
 
 Say = Callable[[str], None]
+
+SAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+#: the PR of the story: gold customers from a lifetime value of 800 instead of 1,000
+CHANGED_MODEL = Path("models/marts/customer_segments.sql")
+CHANGE = ("when lifetime_value >= 1000 then 'gold'", "when lifetime_value >= 800 then 'gold'")
+SEGMENT_SQL = "select segment, count(*) as customers from {rel} group by segment order by segment"
 
 
 @dataclass
@@ -32,19 +37,30 @@ class QuickstartResult:
         return {"directory": self.directory, "steps": self.steps}
 
 
-def demo_orders(n: int, seed: int = 7) -> pa.Table:
-    rng = random.Random(seed)
-    return pa.table(
-        {
-            "order_id": list(range(1, n + 1)),
-            "customer_id": [rng.randint(1, max(1, n // 10)) for _ in range(n)],
-            "amount": [round(rng.uniform(5, 500), 2) for _ in range(n)],
-            "status": [rng.choice(["placed", "shipped", "completed", "returned"]) for _ in range(n)],
-        }
-    )
+def _copy_project(dest: Path) -> Path:
+    if not (SAMPLE_PROJECT / "dbt_project.yml").is_file():
+        raise ConfigError(
+            f"the sample dbt project is not at {SAMPLE_PROJECT}",
+            unchanged="nothing was written",
+            hint="run quickstart from a source checkout installed with `pip install -e .`",
+        )
+    shutil.copytree(SAMPLE_PROJECT, dest, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return dest
 
 
-def run_quickstart(directory: Path | None, say: Say, *, rows: int = 1000) -> QuickstartResult:
+def _segments(lh: Lakehouse, ref: str) -> dict[str, int]:
+    from branchops.engine.duckdb import DuckDBEngine
+
+    with DuckDBEngine(lh.catalog) as engine:
+        rows = engine.query(SEGMENT_SQL.format(rel=engine.relation(ref, "analytics.customer_segments")))
+    return {str(seg): int(n) for seg, n in rows}
+
+
+def run_quickstart(directory: Path | None, say: Say, *, scale: float = 0.01) -> QuickstartResult:
+    from branchops.dbt import build
+    from branchops.demo import load_demo_data
+    from branchops.pr import PullRequests, Reporter
+
     folder = directory or Path(tempfile.mkdtemp(prefix="branchops-quickstart-"))
     result = QuickstartResult(str(folder.resolve()))
 
@@ -55,42 +71,34 @@ def run_quickstart(directory: Path | None, say: Say, *, rows: int = 1000) -> Qui
     say(f"1. Initialized a lakehouse in {folder} (SQLite catalog + local Iceberg warehouse)")
     step("init", **init)
     with Lakehouse(load_settings(Path(init["config"]))) as lh:
-        orders = demo_orders(rows)
-        r = lh.ingest("raw.orders", orders)
-        say(f"2. Ingested raw.orders on main: {r.rows} rows, commit {r.hash and r.hash[:12]}")
-        step("ingest", **r.to_dict())
+        raw = load_demo_data(lh, scale)
+        say(f"2. Loaded raw data on main in one commit: {raw.get('rows', raw)}")
+        step("raw_data", **raw)
 
-        feat = lh.catalog.create_branch("feat", lh.main)
-        same = lh.catalog.tables("feat") == lh.catalog.tables(lh.main)
-        say(f"3. Forked branch feat off main (zero-copy: same table pointers = {same})")
-        step("branch", name=feat.name, hash=feat.hash, zero_copy=same)
+        prod = _copy_project(folder / "dbt_project")
+        built = build(lh, lh.main, prod, dbt_output="stderr")
+        say(f"3. Production dbt build of main (write-audit-publish): {len(built.built)} models published "
+            f"in commit {(built.hash or '')[:12]}")
+        step("production_build", models=sorted(built.built), hash=built.hash)
+        before = _segments(lh, lh.main)
+        say(f"   customer segments on main: {before}")
 
-        returned = orders.filter(pa.compute.equal(orders["status"], "returned"))
-        fixed = orders.set_column(
-            orders.schema.get_field_index("amount"),
-            "amount",
-            pa.compute.if_else(pa.compute.equal(orders["status"], "returned"), 0.0, orders["amount"]),
-        )
-        w = lh.ingest("raw.orders", fixed, branch="feat", mode="overwrite")
-        say(f"4. On feat: zeroed the amount of {returned.num_rows} returned orders (main is untouched)")
-        step("change", **w.to_dict())
+        pr_project = _copy_project(folder / "pr_project")
+        model = pr_project / CHANGED_MODEL
+        model.write_text(model.read_text().replace(*CHANGE))
+        say(f"4. A pull request changes {CHANGED_MODEL}: gold customers from 800 instead of 1,000")
 
-        changes = lh.catalog.diff(lh.main, "feat")
-        main_sum = sum(v or 0 for v in lh.read("raw.orders")["amount"].to_pylist())
-        feat_sum = sum(v or 0 for v in lh.read("raw.orders", "feat")["amount"].to_pylist())
-        say(
-            f"5. main vs feat: {', '.join(f'{c.table} {c.kind.value}' for c in changes)}; "
-            f"revenue {main_sum:,.2f} on main vs {feat_sum:,.2f} on feat"
-        )
-        step("diff", tables=[c.to_dict() for c in changes], main_amount=main_sum, feat_amount=feat_sum)
+        prs = PullRequests(lh, Reporter(None, echo=lambda md: say("\n--- PR report (sticky comment) ---\n" + md)))
+        opened = prs.sync(1, "quickstart-sha-1", pr_project)
+        say(f"5. pr open: branch {opened.branch} forked from main, built, diffed -> {opened.status.value}; "
+            f"changed tables: {', '.join(opened.changed_tables) or 'none'}")
+        step("pr_open", **opened.to_dict())
+        on_branch = _segments(lh, opened.branch)
 
-        merged = lh.catalog.merge("feat", lh.main, author=lh.settings.author_name)
-        after = sum(v or 0 for v in lh.read("raw.orders")["amount"].to_pylist())
-        say(
-            f"6. Merged feat into main ({'fast-forward' if merged.fast_forward else 'merge commit'}): "
-            f"main's revenue is now {after:,.2f}"
-        )
-        step("merge", **merged.to_dict(), main_amount_after=after)
-        lh.catalog.drop_branch("feat")
+        merged = prs.merge(1, "quickstart-sha-1")
+        after = _segments(lh, lh.main)
+        say(f"6. pr merge: {merged.status.value}; main's customer segments are now {after}")
+        step("pr_merge", **merged.to_dict(), segments_before=before, segments_on_branch=on_branch,
+             segments_after=after)
     say(f"Done. Explore it: cd {folder} && branchops branch log main")
     return result

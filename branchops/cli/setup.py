@@ -76,7 +76,7 @@ def quickstart(
     ] = None,
     output: OutputOpt = None,
 ) -> None:
-    """Tell the whole story on generated data: init, ingest, branch, change, diff, merge."""
+    """The whole story on the sample dbt project: production build, a PR (open, report, merge)."""
     from branchops.quickstart import run_quickstart
 
     fmt = STATE.fmt(output)

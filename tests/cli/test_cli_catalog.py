@@ -168,10 +168,15 @@ def test_environment_overrides_file(cli: CliRunner, tmp_path: Path, monkeypatch:
         del os.environ["BRANCHOPS_MAIN_BRANCH"], os.environ["BRANCHOPS_PROTECTED"]
 
 
-def test_quickstart_tells_the_story(cli: CliRunner, tmp_path: Path) -> None:
+def test_quickstart_tells_the_whole_pr_story(cli: CliRunner, tmp_path: Path) -> None:
     r = cli("quickstart", "--dir", tmp_path / "qs", "-o", "json")
     assert r.code == 0, r.err
     steps = {s["step"]: s for s in r.json()["steps"]}
-    assert steps["branch"]["zero_copy"] is True
-    assert steps["merge"]["main_amount_after"] == steps["diff"]["feat_amount"]
-    assert steps["diff"]["main_amount"] > steps["diff"]["feat_amount"]
+    opened, merged = steps["pr_open"], steps["pr_merge"]
+    assert opened["status"] == "passed"
+    assert opened["changed_tables"] == ["analytics.customer_segments"]
+    assert merged["status"] == "merged"
+    # main now shows exactly what the PR branch showed, and it differs from before
+    assert merged["segments_after"] == merged["segments_on_branch"] != merged["segments_before"]
+    assert merged["segments_after"]["gold"] > merged["segments_before"]["gold"]
+    assert sum(merged["segments_after"].values()) == sum(merged["segments_before"].values())

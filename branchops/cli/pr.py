@@ -1,0 +1,134 @@
+"""``branchops pr open|sync|status|merge|close`` and ``branchops gc``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from branchops.cli.app import OutputOpt, app
+from branchops.cli.output import OutputFormat, emit, err_console, say, short
+from branchops.cli.state import STATE
+from branchops.gc import collect_garbage
+from branchops.pr import OnConflict, Outcome, PullRequests, Reporter
+from branchops.secrets import redact
+
+pr_app = typer.Typer(help="The PR lifecycle in CI: build and diff a branch per PR, merge on approval.",
+                     no_args_is_help=True)
+app.add_typer(pr_app, name="pr")
+
+PrOpt = Annotated[int, typer.Option("--pr", help="pull-request number")]
+ShaOpt = Annotated[str, typer.Option("--sha", help="the commit the PR's code is at")]
+ProjectOpt = Annotated[Path, typer.Option("--project-dir", help="the dbt project at that commit")]
+BaseOpt = Annotated[str | None, typer.Option("--base", help="branch to fork from and merge into (default: main)")]
+
+
+def _prs(fmt: OutputFormat) -> PullRequests:
+    def echo(text: str) -> None:
+        # A local run prints the report; with --output json stdout holds only the JSON.
+        (sys.stderr if fmt is OutputFormat.JSON else sys.stdout).write(redact(text) + "\n")
+
+    def progress(msg: str) -> None:
+        if fmt is not OutputFormat.JSON:
+            err_console.print(f"[dim]{redact(msg)}[/]")
+
+    return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress)
+
+
+def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
+    emit(fmt, outcome.to_dict(), lambda: say(human + (f": {outcome.reason}" if outcome.reason else "")))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None) -> None:
+    fmt = STATE.fmt(output)
+    prs = _prs(fmt)
+    try:
+        out = prs.sync(pr, sha, project_dir, base)
+    finally:
+        prs.reporter.close()
+    _finish(fmt, out, f"PR #{pr}: {out.branch} {out.status.value} at {short(out.hash)}; "
+            f"{len(out.changed_tables)} table(s) changed" + (f"; comment {out.comment_url}" if out.comment_url else ""))
+
+
+@pr_app.command("open")
+def open_(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None) -> None:
+    """Fork pr-N from the base, build state:modified+ with tests, diff, report, record the validation."""
+    _sync(pr, sha, project_dir, base, output)
+
+
+@pr_app.command("sync")
+def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None) -> None:
+    """Same as open, for a new push: starts from a fresh fork of the current base."""
+    _sync(pr, sha, project_dir, base, output)
+
+
+@pr_app.command("status")
+def status(pr: PrOpt, output: OutputOpt = None) -> None:
+    """The PR branch and its last validation (or the merge that landed it)."""
+    fmt = STATE.fmt(output)
+    out = _prs(fmt).status(pr)
+    v = out.validation or {}
+    emit(fmt, out.to_dict(), lambda: say(
+        f"PR #{pr} ({out.branch}): {out.status.value}"
+        + (f", validated {short(v.get('sha'))} on {v.get('base')}@{short(v.get('base_hash'))}" if v else "")
+        + (f"; changed: {', '.join(out.changed_tables)}" if out.changed_tables else "")
+        + (f" ({out.reason})" if out.reason else "")
+    ))
+
+
+@pr_app.command("merge")
+def merge(
+    pr: PrOpt,
+    sha: ShaOpt,
+    on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="fail, or rebuild on the new base")] = (
+        OnConflict.FAIL
+    ),
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (for rebuild)")] = None,
+    require_approval: Annotated[bool, typer.Option("--require-approval", help="an approving review of --sha")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Gates, then an atomic merge of pr-N into the base; pr-N is dropped afterwards."""
+    fmt = STATE.fmt(output)
+    prs = _prs(fmt)
+    try:
+        out = prs.merge(pr, sha, on_conflict=on_conflict, project_dir=project_dir,
+                        require_approval=True if require_approval else None)
+    finally:
+        prs.reporter.close()
+    m = out.merge or {}
+    human = f"PR #{pr}: {out.status.value}"
+    if m:
+        human += (f" into {m.get('target')} -> {short(m.get('hash'))} (roll back: branchops branch reset "
+                  f"{m.get('target')} --to {short(m.get('previous_hash'))})")
+    if out.conflicts:
+        human += f"; conflicting tables: {', '.join(out.conflicts)}"
+    _finish(fmt, out, human)
+
+
+@pr_app.command("close")
+def close(pr: PrOpt, output: OutputOpt = None) -> None:
+    """Drop pr-N (fine if it does not exist)."""
+    fmt = STATE.fmt(output)
+    out = _prs(fmt).close(pr)
+    _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
+
+
+@app.command("gc")
+def gc(
+    older_than: Annotated[str | None, typer.Option("--older-than", help="PR branch idle time (7d)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would go, change nothing")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Drop idle PR branches, then delete warehouse files no ref and no recent commit references."""
+    res = collect_garbage(STATE.lakehouse(), older_than=older_than, dry_run=dry_run)
+    verb = "would free" if dry_run else "freed"
+    emit(STATE.fmt(output), res.to_dict(), lambda: say(
+        f"gc: {'would drop' if dry_run else 'dropped'} {len(res.dropped_branches)} branch(es)"
+        + (f" ({', '.join(b['name'] for b in res.dropped_branches)})" if res.dropped_branches else "")
+        + f"; {verb} {res.bytes_freed:,} bytes in {res.deleted_files} file(s); "
+        f"{res.referenced_files} file(s) referenced, {res.kept_recent_files} recent unreferenced file(s) kept"
+    ))

@@ -1,0 +1,241 @@
+"""Garbage collection: drop idle PR branches, then delete warehouse files nothing references.
+
+Branch-aware: a file is kept when any ref (branch, tag, or branchops' own write branches) or
+any commit made within the retention window can reach it, walking each referenced metadata file
+down to its data: metadata log, snapshots' manifest lists, manifests, data and delete files,
+statistics files. Files modified within the retention window are kept too, so a write in flight
+(files written, pointer not yet committed) is never collected; keep the retention longer than
+the longest write. A metadata file that cannot be read stops the run before anything is deleted.
+
+Files are listed and deleted through ``pyarrow.fs`` (a local folder or S3) and read through
+pyiceberg's FileIO, so both stacks share this code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from pyarrow import fs as pafs
+from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.serializers import FromInputFile
+
+from branchops.catalog.base import INTERNAL_PREFIX, RefType, VersionedCatalog
+from branchops.errors import BackendError, ReferenceConflict, RefNotFound, UsageError
+from branchops.lakehouse import Lakehouse
+
+#: Only files that look like Iceberg's are ever deleted (never a dbt manifest or a user's file).
+ICEBERG_SUFFIXES = (".parquet", ".avro", ".orc", ".puffin", ".metadata.json", ".stats")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"0s"`` -> a timedelta."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise UsageError(f"bad duration {text!r}", hint="write a number and a unit: 30m, 12h, 7d, 2w")
+    return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+
+
+def normalize(location: str) -> str:
+    """One spelling per file: ``file:///a/b`` and ``/a/b`` are the same file; URLs stay URLs."""
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file"):
+        return parsed.path if parsed.scheme else location
+    return f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+
+
+@dataclass
+class GcResult:
+    dry_run: bool
+    ttl: str
+    retention: str
+    dropped_branches: list[dict[str, str]] = field(default_factory=list)
+    referenced_files: int = 0
+    deleted_files: int = 0
+    bytes_freed: int = 0
+    kept_recent_files: int = 0
+    deleted: list[str] = field(default_factory=list)  # the first few, for people
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run, "ttl": self.ttl, "retention": self.retention,
+            "dropped_branches": self.dropped_branches, "referenced_files": self.referenced_files,
+            "deleted_files": self.deleted_files, "bytes_freed": self.bytes_freed,
+            "kept_recent_files": self.kept_recent_files, "deleted_sample": self.deleted[:20],
+        }
+
+
+class ReferenceWalker:
+    """Every file reachable from a set of metadata files (caches shared manifests)."""
+
+    def __init__(self, io_properties: dict[str, str]) -> None:
+        self.props = io_properties
+        self.files: set[str] = set()
+        self._seen_metadata: set[str] = set()
+        self._seen_manifests: set[str] = set()
+
+    def _io(self, location: str) -> FileIO:
+        return load_file_io(properties=self.props, location=location)
+
+    def add_metadata(self, location: str) -> None:
+        key = normalize(location)
+        if key in self._seen_metadata:
+            return
+        self._seen_metadata.add(key)
+        self.files.add(key)
+        io = self._io(location)
+        try:
+            meta = FromInputFile.table_metadata(io.new_input(location))
+        except Exception as e:  # unreadable: we cannot know what it references, so delete nothing
+            raise BackendError(
+                f"gc could not read metadata file {location}: {type(e).__name__}: {e}",
+                unchanged="no file was deleted",
+                hint="restore the file or fix the table, then run gc again",
+            ) from None
+        self.files.update(normalize(e.metadata_file) for e in meta.metadata_log)
+        for stats in [*meta.statistics, *meta.partition_statistics]:
+            self.files.add(normalize(stats.statistics_path))
+        for snap in meta.snapshots:
+            if snap.manifest_list:
+                self.files.add(normalize(snap.manifest_list))
+            for manifest in snap.manifests(io):
+                mkey = normalize(manifest.manifest_path)
+                self.files.add(mkey)
+                if mkey in self._seen_manifests:
+                    continue
+                self._seen_manifests.add(mkey)
+                for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
+                    self.files.add(normalize(entry.data_file.file_path))
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: str  # normalized, comparable with referenced locations
+    size: int
+    mtime: datetime
+
+
+class WarehouseStore:
+    """Listing and deleting the files under the warehouse, through ``pyarrow.fs``."""
+
+    def __init__(self, warehouse: str, io_properties: dict[str, str]) -> None:
+        self.warehouse = warehouse.rstrip("/")
+        parsed = urlparse(self.warehouse)
+        self.scheme = parsed.scheme if parsed.scheme not in ("", "file") else ""
+        if self.scheme in ("s3", "s3a"):
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                access_key=io_properties.get("s3.access-key-id"),
+                secret_key=io_properties.get("s3.secret-access-key"),
+                session_token=io_properties.get("s3.session-token"),
+                region=io_properties.get("s3.region"),
+                endpoint_override=io_properties.get("s3.endpoint"),
+            )
+            self.root = f"{parsed.netloc}{parsed.path}"
+        elif not self.scheme:
+            self.fs = pafs.LocalFileSystem()
+            self.root = normalize(self.warehouse)
+        else:
+            raise UsageError(f"gc cannot list a {self.scheme}:// warehouse yet", unchanged="no file was deleted")
+
+    def _key(self, fs_path: str) -> str:
+        return f"{self.scheme}://{fs_path}" if self.scheme else fs_path
+
+    def list(self) -> Iterator[StoredFile]:
+        info = self.fs.get_file_info(self.root)
+        if info.type == pafs.FileType.NotFound:
+            return
+        for f in self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True)):
+            if f.type == pafs.FileType.File:
+                mtime = f.mtime or datetime.now(UTC)
+                if mtime.tzinfo is None:
+                    mtime = mtime.replace(tzinfo=UTC)
+                yield StoredFile(self._key(f.path), int(f.size or 0), mtime)
+
+    def delete(self, path: str) -> None:
+        self.fs.delete_file(path.split("://", 1)[1] if self.scheme else path)
+
+
+def _idle_branches(catalog: VersionedCatalog, prefixes: Iterable[str], ttl: timedelta, now: datetime) -> list[Any]:
+    out = []
+    for ref in catalog.list_refs(include_internal=True):
+        if ref.type is not RefType.BRANCH or ref.name in catalog.protected:
+            continue
+        if not any(ref.name.startswith(p) for p in prefixes):
+            continue
+        try:
+            updated = datetime.fromisoformat(catalog.ref_updated_at(ref.name))
+        except RefNotFound:
+            continue
+        if now - updated > ttl:
+            out.append((ref, now - updated))
+    return out
+
+
+def _referenced(catalog: VersionedCatalog, walker: ReferenceWalker, cutoff: datetime, skip: set[str]) -> None:
+    for ref in catalog.list_refs(include_internal=True):
+        if ref.name in skip:
+            continue
+        try:
+            locations = catalog.tables(ref.name).values()
+        except RefNotFound:
+            continue  # dropped meanwhile
+        for loc in locations:
+            walker.add_metadata(loc)
+    for loc in catalog.metadata_locations_since(cutoff.isoformat(timespec="microseconds")):
+        walker.add_metadata(loc)
+
+
+def collect_garbage(
+    lakehouse: Lakehouse, *, older_than: str | None = None, dry_run: bool = False, now: datetime | None = None
+) -> GcResult:
+    """Drop ``pr-*`` and stale ``branchops-wap-*`` branches idle longer than the TTL, then delete
+    unreferenced warehouse files older than the retention window.
+
+    Raises:
+        UsageError (bad duration), BackendError (a metadata file could not be read: nothing deleted).
+    """
+    settings, catalog = lakehouse.settings, lakehouse.catalog
+    ttl_text = older_than or settings.gc_ttl
+    ttl, retention = parse_duration(ttl_text), parse_duration(settings.gc_retention)
+    now = now or datetime.now(UTC)
+    result = GcResult(dry_run=dry_run, ttl=ttl_text, retention=settings.gc_retention)
+    dropped: set[str] = set()
+    for ref, idle in _idle_branches(catalog, (settings.pr_branch_prefix, INTERNAL_PREFIX), ttl, now):
+        if not dry_run:
+            try:
+                catalog.drop_branch(ref.name, expected_hash=ref.hash)
+            except (RefNotFound, ReferenceConflict):
+                continue  # written or dropped meanwhile: not idle after all
+        dropped.add(ref.name)
+        result.dropped_branches.append({"name": ref.name, "hash": ref.hash, "idle": str(idle).split(".")[0]})
+
+    cutoff = now - retention
+    store = WarehouseStore(catalog.warehouse, catalog.io_properties)
+    walker = ReferenceWalker(catalog.io_properties)
+    _referenced(catalog, walker, cutoff, dropped if dry_run else set())
+    listed = [f for f in store.list() if f.path.endswith(ICEBERG_SUFFIXES)]
+    # Second look: a commit that landed while we listed is seen now (its files are then kept).
+    _referenced(catalog, walker, cutoff, dropped if dry_run else set())
+    result.referenced_files = len(walker.files)
+    for f in listed:
+        if f.path in walker.files:
+            continue
+        if f.mtime >= cutoff:
+            result.kept_recent_files += 1
+            continue
+        if not dry_run:
+            try:
+                store.delete(f.path)
+            except FileNotFoundError:
+                continue
+        result.deleted_files += 1
+        result.bytes_freed += f.size
+        if len(result.deleted) < 100:
+            result.deleted.append(f.path)
+    return result

@@ -1,0 +1,251 @@
+"""GitHub, from a CI job: one sticky PR comment, the reviews behind the approval gate, and the
+files GitHub Actions reads back ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).
+
+A small typed client of GitHub's REST API over ``httpx``; tests hand it an ``httpx.Client`` that
+talks to a local server replaying recorded payloads. The token lives only in the request header:
+it is registered with :func:`branchops.secrets.register_secret`, and every error message is
+redacted, so it never reaches output, logs, errors or comments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from branchops.errors import BackendError, ConfigError
+from branchops.secrets import redact, register_secret
+
+#: The hidden marker that makes a comment "ours": found on every sync and edited in place.
+MARKER = "<!-- branchops:pr-report -->"
+#: GitHub refuses comment bodies longer than this (in characters; we count bytes to be safe).
+MAX_COMMENT_BYTES = 65_535
+DEFAULT_API_URL = "https://api.github.com"
+_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+class ReviewState(StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    id: int
+    body: str
+    user: str
+    html_url: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> IssueComment:
+        return cls(int(data["id"]), str(data.get("body") or ""), _login(data), str(data.get("html_url") or ""))
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    user: str
+    state: ReviewState
+    commit_id: str
+    submitted_at: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Review:
+        return cls(
+            int(data["id"]), _login(data), ReviewState(str(data["state"])), str(data.get("commit_id") or ""),
+            str(data.get("submitted_at") or ""),
+        )
+
+
+def _login(data: Mapping[str, Any]) -> str:
+    user = data.get("user") or {}
+    return str(user.get("login") or "")
+
+
+def truncate_utf8(text: str, limit: int = MAX_COMMENT_BYTES, note: str = "") -> str:
+    """``text`` cut so that it (plus ``note``) fits in ``limit`` UTF-8 bytes, on a character edge."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    room = limit - len(note.encode())
+    return raw[: max(room, 0)].decode("utf-8", errors="ignore") + note
+
+
+def approvers(reviews: Sequence[Review], sha: str) -> list[str]:
+    """Reviewers who approved exactly ``sha`` and have not requested changes since.
+
+    A reviewer's standing is their latest review that takes a position (APPROVED,
+    CHANGES_REQUESTED or DISMISSED); plain comments after an approval do not withdraw it.
+    """
+    latest: dict[str, Review] = {}
+    approved_sha: set[str] = set()
+    for r in sorted(reviews, key=lambda r: (r.submitted_at, r.id)):
+        if r.state in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED):
+            latest[r.user] = r
+        if r.state is ReviewState.APPROVED and r.commit_id == sha:
+            approved_sha.add(r.user)
+    return sorted(u for u in approved_sha if latest[u].state is ReviewState.APPROVED)
+
+
+class GitHubClient:
+    """The few REST calls branchops makes, for one repository."""
+
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        client: httpx.Client | None = None,
+    ) -> None:
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+            raise ConfigError(f"GITHUB_REPOSITORY must be owner/name, not {repository!r}")
+        register_secret(token)
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self._client = client or httpx.Client(timeout=30.0)
+        self._owns_client = client is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, client: httpx.Client | None = None) -> GitHubClient | None:
+        """A client when ``GITHUB_TOKEN`` and ``GITHUB_REPOSITORY`` are set, else None (a local run)."""
+        env = os.environ if env is None else env
+        token, repo = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+        if not token or not repo:
+            return None
+        return cls(repo, token, api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL, client=client)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __repr__(self) -> str:  # never the token
+        return redact(f"GitHubClient({self.repository!r}, api_url={self.api_url!r})")
+
+    # -- transport ------------------------------------------------------------------------
+    def _request(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> httpx.Response:
+        if not url.startswith(("http://", "https://")):
+            url = f"{self.api_url}/repos/{self.repository}/{url.lstrip('/')}"
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "branchops",
+        }
+        try:
+            resp = self._client.request(method, url, headers=headers, json=body)
+        except httpx.HTTPError as e:
+            raise BackendError(
+                redact(f"GitHub API {method} {url} failed: {type(e).__name__}: {e}"),
+                unchanged="nothing was posted to GitHub",
+                hint="check GITHUB_API_URL and the network, then re-run",
+            ) from None
+        if resp.status_code >= 400:
+            try:
+                detail = str(resp.json().get("message", ""))
+            except (ValueError, AttributeError):
+                detail = resp.text[:200]
+            raise BackendError(
+                redact(f"GitHub API {method} {url} answered {resp.status_code}: {detail}"),
+                unchanged="nothing more was posted to GitHub",
+                hint="check that GITHUB_TOKEN may write pull-request comments and read reviews "
+                "(permissions: pull-requests: write)",
+            )
+        return resp
+
+    def _paginate(self, path: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        url: str | None = f"{path}?per_page=100"
+        while url:
+            resp = self._request("GET", url)
+            page = resp.json()
+            if not isinstance(page, list):
+                raise BackendError(redact(f"GitHub API GET {path} did not return a list"))
+            out.extend(page)
+            match = _NEXT_LINK.search(resp.headers.get("link", ""))
+            url = match.group(1) if match else None
+        return out
+
+    # -- comments -------------------------------------------------------------------------
+    def list_comments(self, pr: int) -> list[IssueComment]:
+        return [IssueComment.from_api(c) for c in self._paginate(f"issues/{int(pr)}/comments")]
+
+    def create_comment(self, pr: int, body: str) -> IssueComment:
+        resp = self._request("POST", f"issues/{int(pr)}/comments", {"body": redact(body)})
+        return IssueComment.from_api(resp.json())
+
+    def update_comment(self, comment_id: int, body: str) -> IssueComment:
+        resp = self._request("PATCH", f"issues/comments/{int(comment_id)}", {"body": redact(body)})
+        return IssueComment.from_api(resp.json())
+
+    def upsert_sticky_comment(self, pr: int, body: str, marker: str = MARKER) -> IssueComment:
+        """Edit the comment holding ``marker`` (or create it once); the body is cut to GitHub's limit."""
+        text = body if marker in body else f"{marker}\n{body}"
+        text = truncate_utf8(redact(text), MAX_COMMENT_BYTES, "\n\n_… report cut at GitHub's comment limit_\n")
+        for comment in self.list_comments(pr):
+            if marker in comment.body:
+                return self.update_comment(comment.id, text)
+        return self.create_comment(pr, text)
+
+    # -- reviews --------------------------------------------------------------------------
+    def list_reviews(self, pr: int) -> list[Review]:
+        return [Review.from_api(r) for r in self._paginate(f"pulls/{int(pr)}/reviews")]
+
+    def approvers(self, pr: int, sha: str) -> list[str]:
+        return approvers(self.list_reviews(pr), sha)
+
+
+# -- GitHub Actions files ---------------------------------------------------------------------
+def write_outputs(values: Mapping[str, str], env: Mapping[str, str] | None = None) -> bool:
+    """Append ``name=value`` pairs to ``$GITHUB_OUTPUT`` (multi-line values use a delimiter)."""
+    env = os.environ if env is None else env
+    path = env.get("GITHUB_OUTPUT")
+    if not path:
+        return False
+    lines: list[str] = []
+    for name, value in values.items():
+        value = redact(value)
+        if "\n" in value:
+            delim = f"branchops_{uuid.uuid4().hex}"
+            lines += [f"{name}<<{delim}", value, delim]
+        else:
+            lines.append(f"{name}={value}")
+    with Path(path).open("a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return True
+
+
+def append_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    path = env.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with Path(path).open("a", encoding="utf-8") as f:
+        f.write(redact(markdown).rstrip("\n") + "\n")
+    return True
+
+
+def run_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The URL of the running Actions job (``GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/ID``)."""
+    env = os.environ if env is None else env
+    repo, run = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    if not repo or not run:
+        return env.get("CI_PIPELINE_URL") or None  # GitLab
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    return f"{server}/{repo}/actions/runs/{run}"
+
+
+def outputs_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

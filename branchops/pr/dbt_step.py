@@ -1,0 +1,61 @@
+"""The build step of a sync: ``dbt build --select state:modified+`` on the PR branch (branchops.dbt)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from branchops.pr.model import BuildOutcome, TestSummary
+
+if TYPE_CHECKING:
+    from branchops.dbt import DbtRunResult
+    from branchops.lakehouse import Lakehouse
+
+TEST_TYPES = ("test", "unit_test")
+
+
+class DbtBuilder:
+    """Builds what the PR modified and everything downstream, with tests, published in one commit.
+
+    When the base holds no dbt build yet (no manifest to compare against), everything is built.
+    """
+
+    def __init__(self, dbt_output: str = "stderr") -> None:
+        self.dbt_output = dbt_output
+
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
+        from branchops.dbt import DbtRunFailed, build, find_build
+
+        started = time.perf_counter()
+        select = ["state:modified+"] if find_build(lakehouse.catalog, base) is not None else None
+        try:
+            result = build(lakehouse, branch, project_dir, select=select, base=base,
+                           dbt_output="stderr" if self.dbt_output == "stderr" else "stdout")
+        except DbtRunFailed as e:
+            result = e.result
+        return outcome_of(result, time.perf_counter() - started)
+
+
+def outcome_of(result: DbtRunResult, seconds: float) -> BuildOutcome:
+    counts = result.tests()
+    tests = [n for n in result.nodes if n.resource_type in TEST_TYPES]
+    errors = [f"{n.name}: {n.message or n.status}" for n in result.failures if n.resource_type not in TEST_TYPES]
+    if not result.success and not result.failures and result.error:
+        errors.append(result.error)
+    return BuildOutcome(
+        ok=result.success,
+        built=tuple(result.built),
+        reused=tuple(result.reused),
+        tests=TestSummary(
+            passed=counts.get("pass", 0), failed=counts.get("fail", 0) + counts.get("error", 0),
+            warned=counts.get("warn", 0), skipped=counts.get("skipped", 0),
+            failures=tuple(f"{n.name} ({n.status})" for n in tests if n.failed),
+        ),
+        errors=tuple(errors),
+        exposures=tuple(
+            (e.label or e.name) + (f" <{e.url}>" if e.url else "") for e in result.exposures if e.affected
+        ),
+        seconds=seconds,
+        published_hash=result.hash,
+    )

@@ -1,0 +1,181 @@
+"""The PR report as markdown: pure functions from results to text (no I/O, no API calls).
+
+The diff part reads the diff's documented JSON shape (``{"tables": [{"table", "status", "rows",
+"columns", "schema", "samples", ...}]}``), so the report does not depend on the diff's own types.
+Sections are added in order of importance and the whole stays under GitHub's comment limit;
+whatever does not fit is named in a visible note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from branchops.github import MARKER, MAX_COMMENT_BYTES
+from branchops.pr.model import BuildOutcome, Outcome, Status
+
+_ICON = {
+    Status.PASSED: "✅", Status.FAILED: "❌", Status.MERGED: "🚀", Status.ALREADY_MERGED: "🚀",
+    Status.REFUSED: "⛔", Status.CONFLICT: "⚠️", Status.CLOSED: "🗑️", Status.NOT_FOUND: "❔",
+}
+SAMPLE_ROWS = 5
+
+
+def _cell(value: Any) -> str:
+    text = "∅" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "| " + " | ".join(_cell(c) for c in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    return "\n".join([head, sep, *("| " + " | ".join(_cell(v) for v in r) + " |" for r in rows)])
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _delta(rows: Mapping[str, Any]) -> str:
+    base, head = rows.get("base"), rows.get("head")
+    if isinstance(base, int) and isinstance(head, int):
+        d = head - base
+        return f"{_num(base)} → {_num(head)} ({'+' if d >= 0 else ''}{d:,})"
+    return f"{_num(base)} → {_num(head)}"
+
+
+def changed_columns(entry: Mapping[str, Any]) -> list[str]:
+    cols = entry.get("columns") or {}
+    out = [f"{c} ({_num(v.get('changed'))})" for c, v in cols.items() if isinstance(v, Mapping) and v.get("changed")]
+    schema = entry.get("schema") or {}
+    out += [f"+{c}" for c in _names(schema.get("added"))]
+    out += [f"-{c}" for c in _names(schema.get("removed"))]
+    out += [f"{c} (type)" for c in _names(schema.get("type_changed"))]
+    return out
+
+
+def _names(items: Any) -> list[str]:
+    out = []
+    for item in items or []:
+        out.append(str(item.get("name") or item.get("column") or item) if isinstance(item, Mapping) else str(item))
+    return out
+
+
+def diff_summary_table(tables: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for t in tables:
+        r = t.get("rows") or {}
+        rows.append((
+            f"`{t.get('table')}`", t.get("status"), _delta(r), _num(r.get("added")), _num(r.get("removed")),
+            _num(r.get("changed")), ", ".join(changed_columns(t)) or "-",
+        ))
+    return md_table(["table", "status", "rows", "added", "removed", "changed", "changed columns"], rows)
+
+
+def _sample_block(kind: str, rows: Any) -> str | None:
+    if not isinstance(rows, list) or not rows:
+        return None
+    rows = rows[:SAMPLE_ROWS]
+    if all(isinstance(r, Mapping) for r in rows):
+        cols: list[str] = []
+        for r in rows:
+            cols += [c for c in r if c not in cols]
+        return f"_{kind}_\n\n" + md_table(cols, [[r.get(c) for c in cols] for r in rows])
+    return f"_{kind}_\n\n" + "\n".join(f"- `{_cell(r)}`" for r in rows)
+
+
+def table_details(entry: Mapping[str, Any], *, samples: bool = True) -> str:
+    name = entry.get("table")
+    lines = [f"<details><summary><code>{name}</code>: {entry.get('status')}</summary>", ""]
+    key = entry.get("key")
+    lines.append(f"key: {', '.join(f'`{k}`' for k in key) if key else 'none (row-hash multiset diff)'}"
+                 + (f" · method: `{entry['method']}`" if entry.get("method") else ""))
+    cols = changed_columns(entry)
+    if cols:
+        lines += ["", "changed columns: " + ", ".join(cols)]
+    smp = entry.get("samples") or {}
+    if samples and isinstance(smp, Mapping):
+        for kind, rows in smp.items():
+            block = _sample_block(kind, rows)
+            if block:
+                lines += ["", block]
+    lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def build_section(build: BuildOutcome) -> str:
+    t = build.tests
+    lines = [
+        f"**dbt build**: {'passed' if build.ok else 'failed'} · models built: {len(build.built)}, "
+        f"reused from base (zero-copy): {len(build.reused)} · tests: {t.passed} passed, {t.failed} failed, "
+        f"{t.warned} warned, {t.skipped} skipped",
+    ]
+    if build.built:
+        lines.append("built: " + ", ".join(f"`{m}`" for m in build.built))
+    for err in [*build.errors, *t.failures][:20]:
+        lines.append(f"- ❌ {_cell(err)}")
+    return "\n".join(lines)
+
+
+def render_report(
+    outcome: Outcome,
+    build: BuildOutcome | None,
+    diff: Mapping[str, Any] | None,
+    *,
+    limit: int = MAX_COMMENT_BYTES,
+) -> str:
+    """The sticky comment: status line, build and tests, dashboards, diff summary, details, timings."""
+    icon = _ICON.get(outcome.status, "")
+    head = [MARKER, f"### {icon} branchops · PR #{outcome.pr} · `{outcome.branch}` · {outcome.status.value}", ""]
+    meta = f"commit `{(outcome.sha or '')[:12]}`"
+    if outcome.base:
+        meta += f" · base `{outcome.base}`"
+        base_hash = (outcome.validation or {}).get("base_hash")
+        if base_hash:
+            meta += f" at `{base_hash[:12]}`"
+    head.append(meta)
+    if outcome.reason:
+        head += ["", f"> {outcome.reason}"]
+    if outcome.merge:
+        head += ["", f"Merged into `{outcome.merge.get('target')}` as `{str(outcome.merge.get('hash'))[:12]}`; "
+                 f"roll back with `branchops branch reset {outcome.merge.get('target')} "
+                 f"--to {str(outcome.merge.get('previous_hash'))[:12]}`"]
+    parts = ["\n".join(head)]
+    if build is not None:
+        parts.append(build_section(build))
+        if build.exposures:
+            parts.append("**dashboards downstream of the change**: " + ", ".join(f"`{e}`" for e in build.exposures))
+    tables = [t for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged"]
+    if diff is not None:
+        parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
+                     + ("\n\n" + diff_summary_table(tables) if tables else ""))
+    footer = ""
+    if outcome.timings:
+        footer = "<sub>timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()) + "</sub>"
+    return _fit(parts, [table_details(t) for t in tables], [table_details(t, samples=False) for t in tables],
+                footer, limit)
+
+
+def _fit(parts: list[str], details: list[str], lean: list[str], footer: str, limit: int) -> str:
+    """Join the parts; add per-table details while they fit (without samples when they must)."""
+    note = "\n\n> ✂️ {n} table detail section(s) left out to fit GitHub's comment limit; run " \
+           "`branchops diff` for the full report."
+    body = "\n\n".join(parts)
+    budget = limit - len(footer.encode()) - len(note.encode()) - 64
+    if len(body.encode()) > budget:
+        body = body.encode()[:budget].decode("utf-8", errors="ignore") + "\n\n> ✂️ report cut to fit"
+        return body + "\n\n" + footer
+    left = 0
+    for full, small in zip(details, lean, strict=True):
+        for candidate in (full, small):
+            if len((body + "\n\n" + candidate).encode()) <= budget:
+                body += "\n\n" + candidate
+                break
+        else:
+            left += 1
+    if left:
+        body += note.format(n=left)
+    return body + ("\n\n" + footer if footer else "")

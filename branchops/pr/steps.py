@@ -1,0 +1,41 @@
+"""The two steps a sync runs that other modules own: the dbt build and the data diff.
+
+The state machine talks to them through these small protocols, so the seams are explicit: the
+defaults call ``branchops.dbt`` and ``branchops.diff``; another engine's or a user's own build
+step plugs in the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from branchops.pr.model import BuildOutcome
+
+if TYPE_CHECKING:
+    from branchops.lakehouse import Lakehouse
+
+
+class Builder(Protocol):
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
+        """Build ``state:modified+`` (against the manifest of the base's latest build) with tests on
+        ``branch`` and publish the outputs there in one commit; nothing is published on failure."""
+        ...
+
+
+class Differ(Protocol):
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]]) -> dict[str, Any]:
+        """The diff of every table that differs between ``base`` and ``head``, in the diff's JSON shape."""
+        ...
+
+
+def default_builder() -> Builder:
+    from branchops.pr.dbt_step import DbtBuilder
+
+    return DbtBuilder()
+
+
+def default_differ() -> Differ:
+    from branchops.pr.diff_step import DataDiffer
+
+    return DataDiffer()
