@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -88,12 +88,12 @@ class PostgresServer:
     datadir: Path | None = None
     bindir: Path | None = None
     user: str | None = None
-    _databases: list[str] = field(default_factory=list)
 
-    def _admin(self, sql: str) -> None:
+    def _admin(self, sql: str, database: str | None = None) -> None:
         conn = psycopg2.connect(
             host=self.admin_url.host, port=self.admin_url.port, user=self.admin_url.username,
-            password=self.admin_url.password, dbname=self.admin_url.database or "postgres", connect_timeout=10,
+            password=self.admin_url.password, dbname=database or self.admin_url.database or "postgres",
+            connect_timeout=10,
         )
         try:
             conn.autocommit = True
@@ -106,13 +106,26 @@ class PostgresServer:
         """A new empty database; returns its SQLAlchemy URL (psycopg2 driver)."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         self._admin(f'CREATE DATABASE "{name}"')
-        self._databases.append(name)
-        url = self.admin_url.set(drivername="postgresql+psycopg2", database=name)
-        return url.render_as_string(hide_password=False)
+        return self.admin_url.set(drivername="postgresql+psycopg2", database=name).render_as_string(
+            hide_password=False
+        )
 
-    def drop_database(self, url: str) -> None:
-        name = make_url(url).database
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def create_schema(self, database_url: str, prefix: str = "s") -> str:
+        """A new empty schema in a database, as a URL whose ``search_path`` is that schema.
+
+        Tests use one schema each: as isolated as a database for unqualified tables (all of
+        branchops' and pyiceberg's), and ~30x cheaper to create than ``CREATE DATABASE``.
+        """
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = make_url(database_url)
+        self._admin(f'CREATE SCHEMA "{name}"', database=url.database)
+        return url.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(hide_password=False)
+
+    def drop_schema(self, schema_url: str) -> None:
+        url = make_url(schema_url)
+        options = url.query["options"]
+        name = (options if isinstance(options, str) else options[0]).split("=", 1)[1]
+        self._admin(f'DROP SCHEMA IF EXISTS "{name}" CASCADE', database=url.database)
 
     def stop(self) -> None:
         if self.datadir is None or self.bindir is None:

@@ -31,12 +31,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -106,6 +108,9 @@ changes_t = Table(
 )
 ice_t = cast(Table, IcebergTables.__table__)
 ns_t = cast(Table, IcebergNamespaceProperties.__table__)
+_READ_ONLY = "branchops_read_only"  # execution option: this connection only reads
+_MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
+_SCHEMA_LOCK_KEY = 0x6272616E63686F70  # "branchop": PostgreSQL advisory lock held while creating tables
 
 # First-parent chain of a commit, with its distance from the start.
 _CHAIN = """
@@ -158,7 +163,9 @@ def make_engine(uri: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front; readers do not (WAL lets them run alongside a
+        # writer, each on a consistent snapshot), so reads never queue behind writes.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -181,9 +188,13 @@ class SqlVersionedCatalog(VersionedCatalog):
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
-        SqlCatalogBaseTable.metadata.create_all(self.engine)
-        _meta.create_all(self.engine)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Processes opening a new database at once would race in CREATE TABLE (its
+                # check-then-create is not atomic): one at a time; DDL is transactional there.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            SqlCatalogBaseTable.metadata.create_all(conn)
+            _meta.create_all(conn)
             if conn.execute(select(refs_t.c.name).where(refs_t.c.name == self.default_branch)).first():
                 return
             try:
@@ -200,6 +211,10 @@ class SqlVersionedCatalog(VersionedCatalog):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reading(self) -> Connection:
+        """A connection for reads only (on SQLite its transaction takes no write lock)."""
+        return self.engine.connect().execution_options(**{_READ_ONLY: True})
 
     # -- low-level reads ------------------------------------------------------------------
     def _head(self, conn: Connection, name: str, *, lock: bool = False) -> tuple[RefType, str]:
@@ -239,11 +254,20 @@ class SqlVersionedCatalog(VersionedCatalog):
                 return self._full_hash(conn, name)  # a bare commit hash
             raise
 
-    def _rows(self, conn: Connection, ref: str) -> dict[str, str]:
+    def _rows(self, conn: Connection, ref: str, only: Iterable[str] | None = None) -> dict[str, str]:
+        """``ref``'s pointer rows; with ``only``, just those tables (a commit of a few tables to a
+        branch of thousands reads a few rows, not thousands)."""
         q = select(ice_t.c.table_namespace, ice_t.c.table_name, ice_t.c.metadata_location).where(
             ice_t.c.catalog_name == ref
         )
-        return {f"{r.table_namespace}.{r.table_name}": r.metadata_location for r in conn.execute(q)}
+        wanted = None if only is None else set(only)
+        if wanted is not None and len(wanted) <= _MAX_KEYS_IN_QUERY:
+            if not wanted:
+                return {}
+            keys = sorted(validate_table_id(t) for t in wanted)
+            q = q.where(tuple_(ice_t.c.table_namespace, ice_t.c.table_name).in_(keys))
+        rows = {f"{ns}.{name}": str(location) for ns, name, location in conn.execute(q)}
+        return rows if wanted is None else {t: loc for t, loc in rows.items() if t in wanted}
 
     def _tables_at(self, conn: Connection, commit: str) -> dict[str, str]:
         if commit == NO_ANCESTOR:
@@ -280,33 +304,51 @@ class SqlVersionedCatalog(VersionedCatalog):
         return max(sorted(common), key=lambda h: anc_a[h])
 
     # -- low-level writes -----------------------------------------------------------------
-    def _set_rows(self, conn: Connection, ref: str, changes: Mapping[str, str | None], current: Mapping[str, str]) -> None:
-        namespaces = {
-            r.namespace for r in conn.execute(select(ns_t.c.namespace).where(ns_t.c.catalog_name == ref))
-        }
+    def _set_rows(
+        self, conn: Connection, ref: str, changes: Mapping[str, str | None], current: Mapping[str, str]
+    ) -> None:
+        """Make ``ref``'s pointer rows follow ``changes``: one batched statement per kind of
+        change (a merge of 100 tables, or the fork of a 1,000-table commit, is a few round trips)."""
+        deletes: list[dict[str, str]] = []
+        updates: list[dict[str, str]] = []
+        inserts: list[dict[str, str | None]] = []
+        new_namespaces: set[str] = set()
         for table, location in changes.items():
             ns, name = validate_table_id(table)
-            key = (ice_t.c.catalog_name == ref) & (ice_t.c.table_namespace == ns) & (ice_t.c.table_name == name)
             if location is None:
-                conn.execute(delete(ice_t).where(key))
+                deletes.append({"b_ns": ns, "b_name": name})
             elif table in current:
-                conn.execute(
-                    update(ice_t).where(key).values(
-                        metadata_location=location, previous_metadata_location=current[table]
-                    )
-                )
+                updates.append({"b_ns": ns, "b_name": name, "b_loc": location, "b_prev": current[table]})
             else:
-                conn.execute(
-                    insert(ice_t).values(
-                        catalog_name=ref, table_namespace=ns, table_name=name,
-                        metadata_location=location, previous_metadata_location=None, iceberg_type="TABLE",
-                    )
-                )
-                if ns not in namespaces:
-                    conn.execute(
-                        insert(ns_t).values(catalog_name=ref, namespace=ns, property_key="exists", property_value="true")
-                    )
-                    namespaces.add(ns)
+                inserts.append({
+                    "catalog_name": ref, "table_namespace": ns, "table_name": name, "metadata_location": location,
+                    "previous_metadata_location": None, "iceberg_type": "TABLE",
+                })
+                new_namespaces.add(ns)
+        key = (
+            (ice_t.c.catalog_name == ref)
+            & (ice_t.c.table_namespace == bindparam("b_ns"))
+            & (ice_t.c.table_name == bindparam("b_name"))
+        )
+        if deletes:
+            conn.execute(delete(ice_t).where(key), deletes)
+        if updates:
+            stmt = update(ice_t).where(key).values(
+                metadata_location=bindparam("b_loc"), previous_metadata_location=bindparam("b_prev")
+            )
+            conn.execute(stmt, updates)
+        if inserts:
+            conn.execute(insert(ice_t), inserts)
+        if new_namespaces:
+            known = select(ns_t.c.namespace).where(
+                ns_t.c.catalog_name == ref, ns_t.c.namespace.in_(sorted(new_namespaces))
+            )
+            missing = new_namespaces - {r.namespace for r in conn.execute(known)}
+            if missing:
+                conn.execute(insert(ns_t), [
+                    {"catalog_name": ref, "namespace": ns, "property_key": "exists", "property_value": "true"}
+                    for ns in sorted(missing)
+                ])
 
     def _write_commit(
         self,
@@ -363,7 +405,7 @@ class SqlVersionedCatalog(VersionedCatalog):
 
     # -- refs -----------------------------------------------------------------------------
     def list_refs(self, *, include_internal: bool = False) -> list[Ref]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(refs_t).order_by(refs_t.c.name)).all()
         return [
             Ref(r.name, r.hash, RefType(r.ref_type))
@@ -372,14 +414,14 @@ class SqlVersionedCatalog(VersionedCatalog):
         ]
 
     def get_ref(self, name: str) -> Ref:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(refs_t).where(refs_t.c.name == name)).first()
         if row is None:
             raise _not_found(name)
         return Ref(row.name, row.hash, RefType(row.ref_type))
 
     def ref_updated_at(self, name: str) -> str:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(refs_t.c.updated_at).where(refs_t.c.name == name)).first()
         if row is None:
             raise _not_found(name)
@@ -399,11 +441,20 @@ class SqlVersionedCatalog(VersionedCatalog):
                 copy_rows = True
             else:
                 head = self._resolve(conn, from_ref)
-                copy_rows = False
+                # ``ref@hash`` at that ref's head (what every write-audit-publish fork asks for):
+                # its rows are that commit's tables, so copy them instead of replaying history.
+                copy_rows = src_name is not None and self._head(conn, src_name, lock=True)[1] == head
             now = _now()
-            conn.execute(
-                insert(refs_t).values(name=name, ref_type=ref_type.value, hash=head, created_at=now, updated_at=now)
-            )
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(refs_t).values(
+                        name=name, ref_type=ref_type.value, hash=head, created_at=now, updated_at=now
+                    ))
+            except IntegrityError:  # created by a concurrent transaction since the check above
+                raise RefAlreadyExists(
+                    f"ref {name!r} already exists", unchanged=f"{name} is as it was",
+                    hint=f"pick another name, or `branchops branch drop {name}` first",
+                ) from None
             if copy_rows:
                 # Zero-copy fork: duplicate pointer rows inside this one transaction.
                 cols = [ice_t.c.table_namespace, ice_t.c.table_name, ice_t.c.metadata_location,
@@ -435,11 +486,11 @@ class SqlVersionedCatalog(VersionedCatalog):
 
     # -- content --------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return self._resolve(conn, ref)
 
     def tables(self, ref: str) -> dict[str, str]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return self._content(conn, ref)
 
     def commit(
@@ -458,7 +509,8 @@ class SqlVersionedCatalog(VersionedCatalog):
                 raise UsageError(f"{ref!r} is a tag; commits go to branches", unchanged=f"{ref} is as it was")
             if expected_hash is not None and expected_hash != head:
                 raise ReferenceConflict(ref, expected_hash, head)
-            return self._write_commit(conn, ref, head, self._rows(conn, ref), changes, message, properties, author)
+            current = self._rows(conn, ref, only=changes)
+            return self._write_commit(conn, ref, head, current, changes, message, properties, author)
 
     # -- history --------------------------------------------------------------------------
     def _commits(self, conn: Connection, rows: Sequence[Any]) -> list[Commit]:
@@ -476,7 +528,7 @@ class SqlVersionedCatalog(VersionedCatalog):
         ]
 
     def log(self, ref: str, limit: int | None = None) -> list[Commit]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             start = self._resolve(conn, ref)
             sql = _CHAIN + "SELECT c.*, chain.depth FROM chain JOIN branchops_commits c ON c.hash = chain.hash " \
                 "ORDER BY chain.depth"
@@ -486,7 +538,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             return self._commits(conn, rows)
 
     def get_commit(self, hash_: str) -> Commit:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             full = self._full_hash(conn, hash_)
             rows = conn.execute(select(commits_t).where(commits_t.c.hash == full)).all()
             if not rows:
@@ -494,7 +546,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             return self._commits(conn, rows)[0]
 
     def merge_base(self, a: str, b: str) -> str:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return self._merge_base(conn, self._resolve(conn, a), self._resolve(conn, b))
 
     def merge(
@@ -557,3 +609,25 @@ class SqlVersionedCatalog(VersionedCatalog):
                 conn, ref, head, current, changes, message or f"reset {ref} to {goal_hash[:12]}",
                 {"branchops.reset_to": goal_hash, "branchops.reset_from": head}, author,
             )
+
+    # -- housekeeping (gc) ----------------------------------------------------------------
+    def metadata_locations_since(self, cutoff: str) -> set[str]:
+        """Pointers every commit made at or after ``cutoff`` can see (a superset, never fewer).
+
+        A recent commit's state is its first parent's state plus the pointers it set, so the
+        union over recent commits is: every pointer a recent commit set, plus the whole state
+        of each older commit a recent one builds on.
+        """
+        with self._reading() as conn:
+            recent = conn.execute(
+                select(commits_t.c.hash, commits_t.c.parent).where(commits_t.c.created_at >= cutoff)
+            ).all()
+            hashes = {r.hash for r in recent}
+            out: set[str] = set()
+            q = select(changes_t.c.new_location).join(
+                commits_t, commits_t.c.hash == changes_t.c.commit_hash
+            ).where(commits_t.c.created_at >= cutoff, changes_t.c.new_location.is_not(None))
+            out.update(r.new_location for r in conn.execute(q))
+            for parent in sorted({r.parent for r in recent if r.parent not in hashes}):
+                out.update(self._tables_at(conn, parent).values())
+            return out

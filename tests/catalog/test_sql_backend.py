@@ -1,0 +1,62 @@
+"""Promises of the embedded SQL backend beyond the shared contract (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from branchops.catalog.sql import SqlVersionedCatalog
+from branchops.config import Settings
+from branchops.lakehouse import Lakehouse
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "sqlite":
+        yield Settings(root=tmp_path, catalog_uri=f"sqlite:///{tmp_path}/catalog.db")
+    else:
+        yield Settings(root=tmp_path, catalog_uri=request.getfixturevalue("postgres_url"))
+
+
+def test_a_branch_is_readable_by_a_plain_iceberg_sql_catalog(sql_settings: Settings) -> None:
+    """The pointer rows use Iceberg's JDBC / pyiceberg SqlCatalog layout with catalog_name = branch."""
+    with Lakehouse(sql_settings) as lh:
+        lh.ingest("raw.orders", pa.table({"id": [1, 2]}))
+        lh.catalog.create_branch("feat")
+        lh.ingest("raw.orders", pa.table({"id": [3]}), branch="feat")
+    for branch, ids in (("main", [1, 2]), ("feat", [1, 2, 3])):
+        plain = SqlCatalog(branch, uri=sql_settings.catalog_url, warehouse=sql_settings.warehouse_location)
+        try:
+            assert plain.list_tables("raw") == [("raw", "orders")]
+            assert sorted(plain.load_table("raw.orders").scan().to_arrow().column("id").to_pylist()) == ids
+        finally:
+            plain.engine.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/catalog.db"
+    writer = SqlVersionedCatalog(uri, warehouse=str(tmp_path))
+    reader = SqlVersionedCatalog(uri, warehouse=str(tmp_path))
+    try:
+        writer.commit("main", {"raw.a": "file:///a/v0.metadata.json"}, "seed")
+        done = threading.Event()
+        with writer.engine.begin():  # holds SQLite's write lock until the block ends
+            start = time.monotonic()
+
+            def read() -> None:
+                reader.tables("main"), reader.log("main"), reader.list_refs()
+                done.set()
+
+            threading.Thread(target=read, daemon=True).start()
+            assert done.wait(10), "a read waited for the write lock"
+            assert time.monotonic() - start < 10
+        assert reader.tables("main") == {"raw.a": "file:///a/v0.metadata.json"}
+    finally:
+        writer.close()
+        reader.close()
