@@ -1,0 +1,425 @@
+"""The production versioned catalog: a Nessie server (REST API v2).
+
+A table ``ns.table`` is the Nessie content key ``["ns", "table"]`` holding an ``IcebergTable``
+whose ``metadataLocation`` is the table's pointer; the snapshot, schema, spec and sort-order ids
+Nessie also stores are read from that metadata file with pyiceberg. Namespaces are implicit for
+branchops but Nessie wants them as content, so a commit that adds the first table of a namespace
+also adds the namespace.
+
+Semantics follow the embedded backend (``catalog/sql.py``). Merges are planned here with the
+same three-way rule (:func:`three_way`), so conflicts and merged tables are identical on both
+backends; Nessie then applies the plan in one merge commit (``FORCE`` for the tables to take,
+``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash`` — writes
+one single-parent commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from branchops.catalog.base import (
+    INTERNAL_PREFIX,
+    NO_ANCESTOR,
+    Commit,
+    MergeResult,
+    Ref,
+    RefType,
+    TableChange,
+    VersionedCatalog,
+    pointer_diff,
+    split_ref,
+    three_way,
+    validate_ref_name,
+    validate_table_id,
+)
+from branchops.catalog.nessie_client import (
+    ICEBERG_TABLE,
+    NAMESPACE,
+    BackendConflict,
+    Content,
+    ContentKey,
+    LogEntry,
+    MergeBehavior,
+    NessieClient,
+    Operation,
+    content_location,
+    key_str,
+    merge_conflict,
+)
+from branchops.errors import ConfigError, ReferenceConflict, RefNotFound, TableNotFound, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from branchops.config import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+_FULL_HASH = 64
+#: A write whose base moved under it (tables touched by someone else) is retried this often.
+COMMIT_ATTEMPTS = 12
+
+
+class NessieVersionedCatalog(VersionedCatalog):
+    """The Nessie backend (see module docstring)."""
+
+    def __init__(self, uri: str, *, token: str | None = None, client: httpx.Client | None = None,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        self.api = NessieClient(uri, token=token, client=client)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NessieVersionedCatalog:
+        if not settings.nessie_uri:
+            raise ConfigError(
+                "backend 'nessie' needs nessie_uri",
+                hint="set nessie_uri in branchops.toml (e.g. http://nessie:19120/api/v2)",
+            )
+        token = settings.nessie_token.get_secret_value() if settings.nessie_token else None
+        return cls(settings.nessie_uri, token=token, **settings.catalog_kwargs())
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- resolving ref specs ------------------------------------------------------------------
+    def _full_hash(self, prefix: str) -> str:
+        """A full commit hash from a (possibly abbreviated) one; Nessie itself wants full hashes."""
+        if not _HEX.match(prefix):
+            raise RefNotFound(f"no ref or commit {prefix!r}", unchanged="nothing was changed")
+        if len(prefix) == _FULL_HASH:
+            return prefix
+        found = self.api.commits_with_prefix(prefix)
+        if len(found) != 1:
+            if found:
+                raise UsageError(f"commit prefix {prefix!r} is ambiguous", hint="give more characters")
+            raise RefNotFound(f"no commit {prefix!r} on any ref", unchanged="nothing was changed",
+                              hint="`branchops branch log REF` shows the commits of a ref")
+        return found.pop()
+
+    def _read(self, spec: str, fn: Callable[[str | None, str | None], T]) -> T:
+        """Call ``fn(name, hash)`` for a spec: ``name``, ``name@hash``, ``@hash`` or a bare hash."""
+        name, commit = split_ref(spec)
+        if commit is None:
+            assert name is not None
+            try:
+                return fn(name, None)
+            except (RefNotFound, UsageError):  # Nessie refuses names like "9ab1..." outright
+                if _HEX.match(name):
+                    return fn(None, self._full_hash(name))
+                raise
+        if name is not None:
+            self.api.get_reference(name)
+        return fn(None, self._full_hash(commit))
+
+    def resolve(self, ref: str) -> str:
+        def head(name: str | None, hash_: str | None) -> str:
+            return hash_ if hash_ else self.api.get_reference(str(name)).hash
+
+        return self._read(ref, head)
+
+    def _branch(self, name: str, verb: str) -> str:
+        ref = self.get_ref(name)
+        if ref.type is RefType.TAG:
+            raise UsageError(f"{name!r} is a tag; {verb} a branch", unchanged=f"{name} is as it was")
+        return ref.hash
+
+    # -- refs ---------------------------------------------------------------------------------
+    def list_refs(self, *, include_internal: bool = False) -> list[Ref]:
+        refs = [Ref(r.name, r.hash, RefType(r.type.lower())) for r in self.api.list_references()]
+        return sorted((r for r in refs if include_internal or not r.name.startswith(INTERNAL_PREFIX)),
+                      key=lambda r: r.name)
+
+    def get_ref(self, name: str) -> Ref:
+        if "@" in name or "~" in name or "^" in name:
+            raise RefNotFound(f"no ref {name!r}", unchanged="nothing was changed")
+        r = self.api.get_reference(name)
+        return Ref(r.name, r.hash, RefType(r.type.lower()))
+
+    def _create(self, name: str, from_ref: str, kind: RefType) -> Ref:
+        validate_ref_name(name, allow_internal=True)
+        source = self.resolve(from_ref)
+        r = self.api.create_reference(name, "TAG" if kind is RefType.TAG else "BRANCH", None, source)
+        return Ref(r.name, r.hash, kind)
+
+    def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
+        return self._create(name, from_ref or self.default_branch, RefType.BRANCH)
+
+    def create_tag(self, name: str, from_ref: str) -> Ref:
+        return self._create(name, from_ref, RefType.TAG)
+
+    def _drop_ref(self, name: str, expected_hash: str | None) -> None:
+        ref = self.get_ref(name)
+        if expected_hash is not None and expected_hash != ref.hash:
+            raise ReferenceConflict(name, expected_hash, ref.hash, unchanged=f"{name} was not dropped")
+        self.api.delete_reference(name, expected_hash or ref.hash, "TAG" if ref.type is RefType.TAG else "BRANCH")
+
+    # -- content ------------------------------------------------------------------------------
+    def tables(self, ref: str) -> dict[str, str]:
+        def read(name: str | None, hash_: str | None) -> dict[str, str]:
+            out = {}
+            for e in self.api.entries(name, hash_):
+                loc = e.location
+                if loc is not None:
+                    out[key_str(e.key)] = loc
+            return out
+
+        return self._read(ref, read)
+
+    def diff(self, from_ref: str, to_ref: str) -> list[TableChange]:
+        a, b = self.resolve(from_ref), self.resolve(to_ref)
+        if a == b:
+            return []
+        out: list[TableChange] = []
+        for d in self.api.diff(None, a, None, b):
+            before, after = content_location(d.before), content_location(d.after)
+            table = key_str(d.key)
+            out += pointer_diff({table: before} if before else {}, {table: after} if after else {})
+        return sorted(out, key=lambda c: c.table)
+
+    def _iceberg_content(self, location: str, content_id: str | None) -> Content:
+        """Nessie's IcebergTable for a metadata file: ids read from the file where it can be read."""
+        ids = {"snapshotId": -1, "schemaId": 0, "specId": 0, "sortOrderId": 0}
+        try:
+            from pyiceberg.io import load_file_io
+            from pyiceberg.serializers import FromInputFile
+
+            io = load_file_io(properties=self.io_properties, location=location)
+            md = FromInputFile.table_metadata(io.new_input(location))
+            snap = md.current_snapshot_id
+            ids = {"snapshotId": -1 if snap is None else snap, "schemaId": md.current_schema_id,
+                   "specId": md.default_spec_id, "sortOrderId": md.default_sort_order_id}
+        except (OSError, ValueError) as e:  # a pointer whose file is not (yet) readable
+            log.debug("cannot read %s for its ids (%s); storing defaults", location, type(e).__name__)
+        content: Content = {"type": ICEBERG_TABLE, "metadataLocation": location, **ids}
+        if content_id:
+            content["id"] = content_id
+        return content
+
+    def _current(self, head: str, changes: Mapping[str, str | None]) -> dict[ContentKey, Content]:
+        """The contents on ``head`` of the changed tables and of the namespaces they live in."""
+        keys: set[ContentKey] = set()
+        for table in changes:
+            key = tuple(table.split("."))
+            keys.update(key[:i] for i in range(1, len(key) + 1))
+        return {} if head == NO_ANCESTOR else self.api.contents(None, head, sorted(keys))
+
+    def _operations(
+        self, ref: str, found: Mapping[ContentKey, Content], changes: Mapping[str, str | None]
+    ) -> tuple[list[Operation], list[TableChange]]:
+        current = {key_str(k): loc for k, c in found.items() if (loc := content_location(c)) is not None}
+        namespaces = {k for k, c in found.items() if c.get("type") == NAMESPACE}
+        ops: list[Operation] = []
+        for table, loc in sorted(changes.items()):
+            if loc is None and table not in current:
+                raise TableNotFound(f"no table {table} on {ref} to remove", unchanged=f"{ref} was not written")
+        for table, loc in sorted(changes.items()):
+            key = tuple(table.split("."))
+            if loc == current.get(table):
+                continue
+            if loc is None:
+                ops.append(Operation("DELETE", key))
+                continue
+            existing = found.get(key)
+            if existing is not None and existing.get("type") != ICEBERG_TABLE:
+                raise UsageError(f"{table} is a {existing.get('type')} in Nessie, not a table",
+                                 unchanged=f"{ref} was not written")
+            for i in range(1, len(key)):
+                if key[:i] not in namespaces:
+                    ops.append(Operation("PUT", key[:i], {"type": NAMESPACE, "elements": list(key[:i])}))
+                    namespaces.add(key[:i])
+            content_id = existing.get("id") if existing else None
+            ops.append(Operation("PUT", key, self._iceberg_content(loc, content_id)))
+        after = {**current, **{t: loc for t, loc in changes.items() if loc is not None}}
+        for t, loc in changes.items():
+            if loc is None:
+                after.pop(t, None)
+        return ops, pointer_diff(current, after)
+
+    def _write(
+        self, ref: str, head: str, changes: Mapping[str, str | None], message: str, *,
+        properties: Mapping[str, str] | None, author: str | None, strict: bool,
+    ) -> Commit:
+        """One commit of ``changes`` on ``ref`` built on ``head``.
+
+        Nessie accepts a commit whose base is behind the branch when the keys it touches did not
+        change since; when they did, a non-strict write re-reads and retries (bounded).
+        """
+        for table in changes:
+            validate_table_id(table)
+        who = author or "branchops"
+        props = {str(k): str(v) for k, v in (properties or {}).items()}
+        for attempt in range(COMMIT_ATTEMPTS):
+            ops, moved = self._operations(ref, self._current(head, changes), changes)
+            try:
+                new_hash = self.api.commit(
+                    ref, head, ops or [Operation("UNCHANGED", ("branchops",))],
+                    message=message, author=who, properties=props,
+                )
+            except BackendConflict:
+                if strict or attempt == COMMIT_ATTEMPTS - 1:
+                    actual = self.get_ref(ref).hash
+                    raise ReferenceConflict(ref, head, actual, hint="another writer changed the same tables; "
+                                            "re-read and retry") from None
+                time.sleep(0.02 * (attempt + 1))
+                head = self._branch(ref, "write to")
+                continue
+            entry = next(self.api.log(None, new_hash, limit=1, operations=False))
+            return Commit(new_hash, entry.parents[0] if entry.parents else head, message, who,
+                          entry.commit_time, props, tuple(moved))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def commit(
+        self,
+        ref: str,
+        changes: Mapping[str, str | None],
+        message: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        expected_hash: str | None = None,
+        author: str | None = None,
+    ) -> Commit:
+        for table in changes:
+            validate_table_id(table)
+        head = self._branch(ref, "commit to")
+        if expected_hash is not None and expected_hash != head:
+            raise ReferenceConflict(ref, expected_hash, head)
+        return self._write(ref, head, changes, message, properties=properties, author=author,
+                           strict=expected_hash is not None)
+
+    # -- history ------------------------------------------------------------------------------
+    def _commits(self, entries: list[LogEntry]) -> list[Commit]:
+        """Commits with their table changes, for a newest-first first-parent run of entries."""
+        if not entries:
+            return []
+        keys = {op.key for e in entries for op in e.operations if op.type != "UNCHANGED"}
+        start = entries[-1].parents[0] if entries[-1].parents else NO_ANCESTOR
+        state: dict[ContentKey, Content | None] = {}
+        if keys and start != NO_ANCESTOR:
+            state.update(self.api.contents(None, start, sorted(keys)))
+        changes: dict[str, tuple[TableChange, ...]] = {}
+        for e in reversed(entries):
+            moved: list[TableChange] = []
+            for op in e.operations:
+                if op.type == "UNCHANGED":
+                    continue
+                new = op.content if op.type == "PUT" else None
+                before, after = content_location(state.get(op.key)), content_location(new)
+                state[op.key] = new
+                table = key_str(op.key)
+                moved += pointer_diff({table: before} if before else {}, {table: after} if after else {})
+            changes[e.hash] = tuple(sorted(moved, key=lambda c: c.table))
+        return [
+            Commit(e.hash, e.parents[0] if e.parents else NO_ANCESTOR, e.message, e.author,
+                   e.commit_time, e.properties, changes[e.hash],
+                   e.parents[1] if len(e.parents) > 1 else None)
+            for e in entries
+        ]
+
+    def log(self, ref: str, limit: int | None = None) -> list[Commit]:
+        return self._commits(self._read(ref, lambda n, h: list(self.api.log(n, h, limit=limit))))
+
+    def get_commit(self, hash_: str) -> Commit:
+        full = self._full_hash(hash_)
+        return self._commits(list(self.api.log(None, full, limit=1)))[0]
+
+    def merge_base(self, a: str, b: str) -> str:
+        ha, hb = self.resolve(a), self.resolve(b)
+        anc_a = self.api.ancestry(ha)
+        if hb in anc_a:
+            return hb
+        anc_b = self.api.ancestry(hb)
+        common = set(anc_a) & set(anc_b)
+        if not common or common == {NO_ANCESTOR}:
+            return NO_ANCESTOR
+        return min(sorted(common), key=lambda h: (anc_a[h] + anc_b[h], anc_a[h]))
+
+    def _nessie_base(self, target: str, t_head: str, s_head: str) -> str:
+        """The merge base Nessie itself will use (from a dry-run merge)."""
+        try:
+            resp = self.api.merge(target, t_head, None, s_head, dry_run=True)
+        except RefNotFound as e:
+            if "common ancestor" in e.message:
+                return NO_ANCESTOR
+            raise
+        return resp.common_ancestor or NO_ANCESTOR
+
+    def merge(
+        self,
+        source: str,
+        target: str,
+        *,
+        expected_target_hash: str | None = None,
+        message: str | None = None,
+        properties: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+        squash: bool = False,
+        author: str | None = None,
+    ) -> MergeResult:
+        # Without an expected hash a target that moved mid-merge is fine: plan again against
+        # its new head (as the SQL backend does under its lock). With one, it is a conflict.
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return self._merge(source, target, expected_target_hash, message, properties, dry_run, squash,
+                                   author)
+            except ReferenceConflict:
+                if expected_target_hash is not None or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _merge(
+        self, source: str, target: str, expected_target_hash: str | None, message: str | None,
+        properties: Mapping[str, str] | None, dry_run: bool, squash: bool, author: str | None,
+    ) -> MergeResult:
+        t_head = self._branch(target, "merge into")
+        if expected_target_hash is not None and expected_target_hash != t_head:
+            raise ReferenceConflict(target, expected_target_hash, t_head)
+        s_head = self.resolve(source)
+        base = s_head if s_head == t_head else self._nessie_base(target, t_head, s_head)
+        if base == s_head:  # nothing on source that target lacks
+            return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
+                               previous_hash=t_head)
+        src_tables, current = self.tables(f"@{s_head}"), self.tables(f"@{t_head}")
+        if base == t_head and not squash:
+            merged = tuple(c.table for c in pointer_diff(current, src_tables))
+            if dry_run:
+                return MergeResult(source, target, None, merged, base, True, True, t_head)
+            self.api.assign_reference(target, t_head, "BRANCH", s_head)
+            return MergeResult(source, target, s_head, merged, base, True, False, t_head)
+        base_tables = {} if base == NO_ANCESTOR else self.tables(f"@{base}")
+        plan = three_way(base_tables, src_tables, current)
+        if plan.conflicts:
+            raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
+        merged = tuple(sorted(plan.changes))
+        if dry_run:
+            return MergeResult(source, target, None, merged, base, False, True, t_head)
+        msg = message or f"merge {source} into {target}"
+        if squash:
+            c = self._write(target, t_head, plan.changes, msg, properties=properties, author=author, strict=True)
+            return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
+        modes: dict[ContentKey, MergeBehavior] = {
+            tuple(t.split(".")): "FORCE" if t in plan.changes else "DROP"
+            for t in set(base_tables) | set(src_tables)
+            if base_tables.get(t) != src_tables.get(t)
+        }
+        resp = self.api.merge(target, t_head, None, s_head, message=msg, author=author or "branchops",
+                              properties=properties, key_modes=modes)
+        if not resp.successful or not resp.target_hash:  # the target moved since it was read
+            raise ReferenceConflict(target, t_head, self.get_ref(target).hash)
+        return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)
+
+    def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
+        head = self._branch(ref, "reset")
+        goal_hash = self.resolve(to)
+        goal = {} if goal_hash == NO_ANCESTOR else self.tables(f"@{goal_hash}")
+        current = self.tables(f"@{head}") if head != NO_ANCESTOR else {}
+        changes: dict[str, str | None] = {c.table: c.after for c in pointer_diff(current, goal)}
+        return self._write(
+            ref, head, changes, message or f"reset {ref} to {goal_hash[:12]}",
+            properties={"branchops.reset_to": goal_hash, "branchops.reset_from": head}, author=author, strict=True,
+        )
