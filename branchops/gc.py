@@ -209,7 +209,7 @@ def collect_garbage(
     for ref, idle in _idle_branches(catalog, (settings.pr_branch_prefix, INTERNAL_PREFIX), ttl, now):
         if not dry_run:
             try:
-                catalog.drop_branch(ref.name, expected_hash=ref.hash)
+                lakehouse.drop_branch(ref.name, expected_hash=ref.hash)
             except (RefNotFound, ReferenceConflict):
                 continue  # written or dropped meanwhile: not idle after all
         dropped.add(ref.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,6 +77,26 @@ class Lakehouse:
     def main(self) -> str:
         return self.settings.main_branch
 
+    def drop_branch(self, name: str, expected_hash: str | None = None) -> None:
+        """Drop a branch, then what the engine keeps for it (Trino: its catalog).
+
+        The engine clean-up is best effort: a leftover engine catalog points at a ref that no
+        longer exists and is harmless; it is logged, never raised.
+
+        Raises:
+            ProtectedRef, RefNotFound, ReferenceConflict.
+        """
+        self.catalog.drop_branch(name, expected_hash)
+        from branchops.engine import HOLDS_REF_RESOURCES, load_engine
+
+        if self.settings.engine not in HOLDS_REF_RESOURCES:
+            return
+        try:
+            with load_engine(self.settings, self.catalog) as engine:
+                engine.forget_ref(name)
+        except Exception as e:  # best effort, see docstring
+            logging.getLogger("branchops").warning("could not release engine resources of %s: %s", name, e)
+
     def require_branch(self, name: str) -> str:
         ref = self.catalog.get_ref(name)
         if ref.type is not RefType.BRANCH:
@@ -109,10 +131,8 @@ class Lakehouse:
                 author=self.settings.author_name,
             )
         finally:
-            try:
+            with contextlib.suppress(RefNotFound):
                 self.catalog.drop_branch(tmp)
-            except RefNotFound:
-                pass
 
     def ingest(
         self,

@@ -111,6 +111,8 @@ class BranchIcebergCatalog(MetastoreCatalog):
         head = self.versioned.resolve(self.ref)
         if table in self.versioned.tables(self.ref):
             raise TableAlreadyExistsError(f"table {table} already exists on {self.ref}")
+        # Other branches share this table's files: engines must leave deleting them to `branchops gc`.
+        properties = {"gc.enabled": "false", **properties}
         staged = self._create_staged_table(identifier, schema, location, partition_spec, sort_order, properties)
         self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
         self._commit_pointer({table: staged.metadata_location}, head)

@@ -134,7 +134,7 @@ def drop(
     """Drop a branch (protected branches are refused). Its data files stay until `gc`."""
     cat = STATE.lakehouse().catalog
     ref = cat.get_ref(name)
-    cat.drop_branch(name, expected_hash)
+    STATE.lakehouse().drop_branch(name, expected_hash)
     emit(
         STATE.fmt(output),
         {"dropped": name, "hash": ref.hash},

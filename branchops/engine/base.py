@@ -57,6 +57,12 @@ class Engine(ABC):
         cols = [c.to_pylist() for c in tbl.columns]
         return list(zip(*cols, strict=True)) if cols else []
 
+    #: keeps something per ref on the engine side (Trino: a catalog) to clean up on drop
+    HOLDS_REF_RESOURCES: ClassVar[bool] = False
+
+    def forget_ref(self, ref: str) -> None:  # noqa: B027 - optional hook
+        """Release what the engine keeps for ``ref`` (called when the branch is dropped)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection."""
 

@@ -325,14 +325,14 @@ class PullRequests:
     def _drop_quietly(self, branch: str, expected: str | None) -> None:
         # gone already, or written since: then `pr close` / gc decide
         with contextlib.suppress(RefNotFound, ReferenceConflict):
-            self.catalog.drop_branch(branch, expected_hash=expected)
+            self.lh.drop_branch(branch, expected_hash=expected)
 
     # -- close ----------------------------------------------------------------------------
     def close(self, pr: int) -> Outcome:
         branch = self.branch(pr)
         try:
             ref = self.catalog.get_ref(branch)
-            self.catalog.drop_branch(branch)
+            self.lh.drop_branch(branch)
         except RefNotFound:
             out = Outcome("close", pr, branch, Status.NOT_FOUND, reason=f"no branch {branch}: nothing to do")
         else:
