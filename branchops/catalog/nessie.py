@@ -11,16 +11,21 @@ same three-way rule (:func:`three_way`), so conflicts and merged tables are iden
 backends; Nessie then applies the plan in one merge commit (``FORCE`` for the tables to take,
 ``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash`` — writes
 one single-parent commit.
+
+This module holds the backend class (refs, commits, merges, resets); reading history (short
+hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie_history`, talking to the
+server :class:`~branchops.catalog.nessie_client.NessieClient`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from branchops.catalog import nessie_history as history
 from branchops.catalog.base import (
     INTERNAL_PREFIX,
     NO_ANCESTOR,
@@ -42,7 +47,6 @@ from branchops.catalog.nessie_client import (
     BackendConflict,
     Content,
     ContentKey,
-    LogEntry,
     MergeBehavior,
     NessieClient,
     Operation,
@@ -59,8 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_HEX = re.compile(r"^[0-9a-f]{6,64}$")
-_FULL_HASH = 64
 #: A write whose base moved under it (tables touched by someone else) is retried this often.
 COMMIT_ATTEMPTS = 12
 
@@ -87,20 +89,6 @@ class NessieVersionedCatalog(VersionedCatalog):
         self.api.close()
 
     # -- resolving ref specs ------------------------------------------------------------------
-    def _full_hash(self, prefix: str) -> str:
-        """A full commit hash from a (possibly abbreviated) one; Nessie itself wants full hashes."""
-        if not _HEX.match(prefix):
-            raise RefNotFound(f"no ref or commit {prefix!r}", unchanged="nothing was changed")
-        if len(prefix) == _FULL_HASH:
-            return prefix
-        found = self.api.commits_with_prefix(prefix)
-        if len(found) != 1:
-            if found:
-                raise UsageError(f"commit prefix {prefix!r} is ambiguous", hint="give more characters")
-            raise RefNotFound(f"no commit {prefix!r} on any ref", unchanged="nothing was changed",
-                              hint="`branchops branch log REF` shows the commits of a ref")
-        return found.pop()
-
     def _read(self, spec: str, fn: Callable[[str | None, str | None], T]) -> T:
         """Call ``fn(name, hash)`` for a spec: ``name``, ``name@hash``, ``@hash`` or a bare hash."""
         name, commit = split_ref(spec)
@@ -109,12 +97,12 @@ class NessieVersionedCatalog(VersionedCatalog):
             try:
                 return fn(name, None)
             except (RefNotFound, UsageError):  # Nessie refuses names like "9ab1..." outright
-                if _HEX.match(name):
-                    return fn(None, self._full_hash(name))
+                if history.looks_like_hash(name):
+                    return fn(None, history.full_hash(self.api, name))
                 raise
         if name is not None:
             self.api.get_reference(name)
-        return fn(None, self._full_hash(commit))
+        return fn(None, history.full_hash(self.api, commit))
 
     def resolve(self, ref: str) -> str:
         def head(name: str | None, hash_: str | None) -> str:
@@ -188,7 +176,9 @@ class NessieVersionedCatalog(VersionedCatalog):
             from pyiceberg.io import load_file_io
             from pyiceberg.serializers import FromInputFile
 
-            io = load_file_io(properties=self.io_properties, location=location)
+            with warnings.catch_warnings():  # an unknown scheme warns before it fails: the except below says it
+                warnings.simplefilter("ignore")
+                io = load_file_io(properties=self.io_properties, location=location)
             md = FromInputFile.table_metadata(io.new_input(location))
             snap = md.current_snapshot_id
             ids = {"snapshotId": -1 if snap is None else snap, "schemaId": md.current_schema_id,
@@ -292,61 +282,15 @@ class NessieVersionedCatalog(VersionedCatalog):
                            strict=expected_hash is not None)
 
     # -- history ------------------------------------------------------------------------------
-    def _commits(self, entries: list[LogEntry]) -> list[Commit]:
-        """Commits with their table changes, for a newest-first first-parent run of entries."""
-        if not entries:
-            return []
-        keys = {op.key for e in entries for op in e.operations if op.type != "UNCHANGED"}
-        start = entries[-1].parents[0] if entries[-1].parents else NO_ANCESTOR
-        state: dict[ContentKey, Content | None] = {}
-        if keys and start != NO_ANCESTOR:
-            state.update(self.api.contents(None, start, sorted(keys)))
-        changes: dict[str, tuple[TableChange, ...]] = {}
-        for e in reversed(entries):
-            moved: list[TableChange] = []
-            for op in e.operations:
-                if op.type == "UNCHANGED":
-                    continue
-                new = op.content if op.type == "PUT" else None
-                before, after = content_location(state.get(op.key)), content_location(new)
-                state[op.key] = new
-                table = key_str(op.key)
-                moved += pointer_diff({table: before} if before else {}, {table: after} if after else {})
-            changes[e.hash] = tuple(sorted(moved, key=lambda c: c.table))
-        return [
-            Commit(e.hash, e.parents[0] if e.parents else NO_ANCESTOR, e.message, e.author,
-                   e.commit_time, e.properties, changes[e.hash],
-                   e.parents[1] if len(e.parents) > 1 else None)
-            for e in entries
-        ]
-
     def log(self, ref: str, limit: int | None = None) -> list[Commit]:
-        return self._commits(self._read(ref, lambda n, h: list(self.api.log(n, h, limit=limit))))
+        return history.commits(self.api, self._read(ref, lambda n, h: list(self.api.log(n, h, limit=limit))))
 
     def get_commit(self, hash_: str) -> Commit:
-        full = self._full_hash(hash_)
-        return self._commits(list(self.api.log(None, full, limit=1)))[0]
+        full = history.full_hash(self.api, hash_)
+        return history.commits(self.api, list(self.api.log(None, full, limit=1)))[0]
 
     def merge_base(self, a: str, b: str) -> str:
-        ha, hb = self.resolve(a), self.resolve(b)
-        anc_a = self.api.ancestry(ha)
-        if hb in anc_a:
-            return hb
-        anc_b = self.api.ancestry(hb)
-        common = set(anc_a) & set(anc_b)
-        if not common or common == {NO_ANCESTOR}:
-            return NO_ANCESTOR
-        return min(sorted(common), key=lambda h: (anc_a[h] + anc_b[h], anc_a[h]))
-
-    def _nessie_base(self, target: str, t_head: str, s_head: str) -> str:
-        """The merge base Nessie itself will use (from a dry-run merge)."""
-        try:
-            resp = self.api.merge(target, t_head, None, s_head, dry_run=True)
-        except RefNotFound as e:
-            if "common ancestor" in e.message:
-                return NO_ANCESTOR
-            raise
-        return resp.common_ancestor or NO_ANCESTOR
+        return history.merge_base(self.api, self.resolve(a), self.resolve(b))
 
     def merge(
         self,
@@ -380,7 +324,7 @@ class NessieVersionedCatalog(VersionedCatalog):
         if expected_target_hash is not None and expected_target_hash != t_head:
             raise ReferenceConflict(target, expected_target_hash, t_head)
         s_head = self.resolve(source)
-        base = s_head if s_head == t_head else self._nessie_base(target, t_head, s_head)
+        base = s_head if s_head == t_head else history.nessie_merge_base(self.api, target, t_head, s_head)
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)

@@ -101,7 +101,7 @@ def test_backend_writes_namespaces_ids_and_reads_metadata(uri: str, tmp_path: Pa
             content = entries[key].content
             assert content is not None and content["metadataLocation"] == location
             assert (content["snapshotId"], content["schemaId"]) == (md.current_snapshot_id, md.current_schema_id)
-        assert entries[("raw", "orders")].content_id != entries[("a", "b", "copy")].content_id
+        assert entries[("raw", "orders")].content_id != entries[("copies", "orders")].content_id
 
 
 def test_merge_conflict_names_tables_and_writes_nothing(uri: str, tmp_path: Path) -> None:

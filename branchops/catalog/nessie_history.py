@@ -1,0 +1,90 @@
+"""Reads of a Nessie server's commit history for the Nessie backend.
+
+Nessie wants full hashes, so :func:`full_hash` finds the commit an abbreviated one names; its
+log carries operations, not table states, so :func:`commits` replays them into the
+:class:`TableChange` s of each commit; :func:`merge_base` walks the ancestry of two commits.
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
+from branchops.catalog.nessie_client import Content, ContentKey, LogEntry, NessieClient, content_location, key_str
+from branchops.errors import RefNotFound, UsageError
+
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+_FULL_HASH = 64
+
+
+def looks_like_hash(text: str) -> bool:
+    """Whether ``text`` could be a (possibly abbreviated) commit hash."""
+    return _HEX.match(text) is not None
+
+
+def full_hash(api: NessieClient, prefix: str) -> str:
+    """A full commit hash from a (possibly abbreviated) one; Nessie itself wants full hashes."""
+    if not _HEX.match(prefix):
+        raise RefNotFound(f"no ref or commit {prefix!r}", unchanged="nothing was changed")
+    if len(prefix) == _FULL_HASH:
+        return prefix
+    found = api.commits_with_prefix(prefix)
+    if len(found) != 1:
+        if found:
+            raise UsageError(f"commit prefix {prefix!r} is ambiguous", hint="give more characters")
+        raise RefNotFound(f"no commit {prefix!r} on any ref", unchanged="nothing was changed",
+                          hint="`branchops branch log REF` shows the commits of a ref")
+    return found.pop()
+
+
+def commits(api: NessieClient, entries: list[LogEntry]) -> list[Commit]:
+    """Commits with their table changes, for a newest-first first-parent run of entries."""
+    if not entries:
+        return []
+    keys = {op.key for e in entries for op in e.operations if op.type != "UNCHANGED"}
+    start = entries[-1].parents[0] if entries[-1].parents else NO_ANCESTOR
+    state: dict[ContentKey, Content | None] = {}
+    if keys and start != NO_ANCESTOR:
+        state.update(api.contents(None, start, sorted(keys)))
+    changes: dict[str, tuple[TableChange, ...]] = {}
+    for e in reversed(entries):
+        moved: list[TableChange] = []
+        for op in e.operations:
+            if op.type == "UNCHANGED":
+                continue
+            new = op.content if op.type == "PUT" else None
+            before, after = content_location(state.get(op.key)), content_location(new)
+            state[op.key] = new
+            table = key_str(op.key)
+            moved += pointer_diff({table: before} if before else {}, {table: after} if after else {})
+        changes[e.hash] = tuple(sorted(moved, key=lambda c: c.table))
+    return [
+        Commit(e.hash, e.parents[0] if e.parents else NO_ANCESTOR, e.message, e.author,
+               e.commit_time, e.properties, changes[e.hash],
+               e.parents[1] if len(e.parents) > 1 else None)
+        for e in entries
+    ]
+
+
+def merge_base(api: NessieClient, ha: str, hb: str) -> str:
+    """The best common ancestor of commits ``ha`` and ``hb`` (nearest to both)."""
+    anc_a = api.ancestry(ha)
+    if hb in anc_a:
+        return hb
+    anc_b = api.ancestry(hb)
+    common = set(anc_a) & set(anc_b)
+    if not common or common == {NO_ANCESTOR}:
+        return NO_ANCESTOR
+    return min(sorted(common), key=lambda h: (anc_a[h] + anc_b[h], anc_a[h]))
+
+
+def nessie_merge_base(api: NessieClient, target: str, t_head: str, s_head: str) -> str:
+    """The merge base Nessie itself will use (from a dry-run merge)."""
+    try:
+        resp = api.merge(target, t_head, None, s_head, dry_run=True)
+    except RefNotFound as e:
+        if "common ancestor" in e.message:
+            return NO_ANCESTOR
+        raise
+    return resp.common_ancestor or NO_ANCESTOR
