@@ -11,6 +11,8 @@ from branchops.catalog.base import (
     VersionedCatalog,
 )
 from branchops.config import Settings, load_settings
+from branchops.dbt import DbtRunFailed, DbtRunResult, build, run_dbt
+from branchops.diff import DiffOptions, diff_refs, render_markdown
 from branchops.errors import (
     BranchopsError,
     CheckFailed,
@@ -22,7 +24,9 @@ from branchops.errors import (
     RefNotFound,
     SchemaMismatch,
 )
+from branchops.gc import collect_garbage
 from branchops.lakehouse import IngestResult, Lakehouse, WriteSession, connect
+from branchops.pr import PullRequests, Reporter
 
 __version__ = "0.1.0"
 
@@ -33,22 +37,32 @@ __all__ = [
     "CheckFailed",
     "Commit",
     "ConfigError",
+    "DbtRunFailed",
+    "DbtRunResult",
+    "DiffOptions",
     "IngestResult",
     "InputError",
     "Lakehouse",
     "MergeConflict",
     "MergeResult",
     "ProtectedRef",
+    "PullRequests",
     "Ref",
     "RefNotFound",
     "RefType",
     "ReferenceConflict",
+    "Reporter",
     "SchemaMismatch",
     "Settings",
     "TableChange",
     "VersionedCatalog",
     "WriteSession",
     "__version__",
+    "build",
+    "collect_garbage",
     "connect",
+    "diff_refs",
     "load_settings",
+    "render_markdown",
+    "run_dbt",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -61,13 +62,22 @@ class DuckDBEngine(Engine):
     READS_DATA_FILES: ClassVar[bool] = True
 
     def __init__(
-        self, catalog: VersionedCatalog, *, database: str = ":memory:", threads: int | None = None
+        self, catalog: VersionedCatalog, *, database: str = ":memory:", threads: int | None = None,
+        lazy_extensions: bool = False,
     ) -> None:
         super().__init__(catalog)
         self.con = duckdb.connect(database)
-        load_iceberg(self.con)
+        self._iceberg_loaded = False
+        if not lazy_extensions:  # lazy: load the Iceberg extension only when a ref is first attached
+            self.load_extensions()
         self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
         self._attached: dict[str, dict[str, str]] = {}
+
+    def load_extensions(self) -> None:
+        """Load the Iceberg extension (once); ``read_parquet`` (``scan_files``) works without it."""
+        if not self._iceberg_loaded:
+            load_iceberg(self.con)
+            self._iceberg_loaded = True
 
     @staticmethod
     def alias(ref: str) -> str:
@@ -76,6 +86,7 @@ class DuckDBEngine(Engine):
 
     def attach(self, ref: str) -> str:
         """Expose every table of ``ref`` as ``<alias>.<ns>.<table>``; returns the alias."""
+        self.load_extensions()
         alias = self.alias(ref)
         tables = self.catalog.tables(ref)
         if self._attached.get(ref) == tables:
@@ -102,7 +113,26 @@ class DuckDBEngine(Engine):
         return f"{quote(alias)}.{quote(ns)}.{quote(name)}"
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        return self.con.execute(sql, params or []).to_arrow_table()
+
+    def scan_files(self, paths: Sequence[str]) -> str:
+        files = ", ".join(sql_string(p.removeprefix("file://")) for p in paths)
+        return f"read_parquet([{files}], union_by_name = true)"
+
+    def materialize(self, name: str, sql: str) -> str:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {sql}")
+        return quote(name)
+
+    def drop_materialized(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+
+    def query_ref(self, ref: str, sql: str) -> pa.Table:
+        """Run ``sql`` with ``ref``'s tables as the default catalog (``select * from raw.orders``)."""
+        self.con.execute(f"USE {quote(self.attach(ref))}")
+        try:
+            return self.con.execute(sql).to_arrow_table()
+        finally:
+            self.con.execute("USE memory")
 
     def close(self) -> None:
         self.con.close()

@@ -11,13 +11,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from github_server import FakeGitHub, serve
-from helpers import rows
+from helpers import (
+    TOKEN,
+    rows,
+)
 
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
 from branchops.pr import Reporter
-
-TOKEN = "ghs_TESTtoken0123456789abcdefSECRET"
 
 
 @pytest.fixture

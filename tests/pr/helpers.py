@@ -15,6 +15,9 @@ from branchops.catalog.base import ChangeKind
 from branchops.lakehouse import Lakehouse
 from branchops.pr import BuildOutcome, TestSummary
 
+#: the GitHub token of the tests; it must never show up in any output
+TOKEN = "ghs_TESTtoken0123456789abcdefSECRET"
+
 Tables = dict[str, pa.Table]
 
 

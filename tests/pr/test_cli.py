@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN
-from helpers import PointerDiffer, TableBuilder, rows
+from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
 from branchops.config import load_settings
 from branchops.lakehouse import Lakehouse

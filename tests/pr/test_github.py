@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKEN
 from github_server import FakeGitHub, payload
+from helpers import TOKEN
 
 from branchops.errors import BackendError
 from branchops.github import (

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN
 from github_server import FakeGitHub, payload
-from helpers import PointerDiffer, TableBuilder, rows
+from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
 from branchops.github import MARKER, GitHubClient
 from branchops.lakehouse import Lakehouse

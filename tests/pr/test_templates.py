@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TOKEN
 from github_server import FakeGitHub, payload
+from helpers import TOKEN
 
 from branchops.config import load_settings
 from branchops.github import MARKER

@@ -1,0 +1,85 @@
+"""dbt's run artifacts stored with the commits that publish a build, and found again for state.
+
+Each publishing invocation writes ``manifest.json`` and ``run_results.json`` to
+``<warehouse>/_dbt_artifacts/<invocation id>/`` and names them in its commit's properties
+(:data:`MANIFEST_PROPERTY`, :data:`RUN_RESULTS_PROPERTY`). ``state:modified+`` on a PR compares
+against the manifest of the newest such commit on the base ref.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyiceberg.io import load_file_io
+
+if TYPE_CHECKING:
+    from branchops.catalog.base import Commit, VersionedCatalog
+
+MANIFEST_PROPERTY = "branchops.dbt.manifest"
+RUN_RESULTS_PROPERTY = "branchops.dbt.run_results"
+ARTIFACTS_FOLDER = "_dbt_artifacts"
+
+
+@dataclass(frozen=True)
+class StoredBuild:
+    """The dbt build a commit records: where its artifacts are."""
+
+    commit: str
+    manifest: str
+    run_results: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"commit": self.commit, "manifest": self.manifest, "run_results": self.run_results}
+
+
+def _stored(commit: Commit) -> StoredBuild | None:
+    manifest = commit.properties.get(MANIFEST_PROPERTY)
+    if not manifest:
+        return None
+    return StoredBuild(commit.hash, manifest, commit.properties.get(RUN_RESULTS_PROPERTY))
+
+
+def find_build(catalog: VersionedCatalog, ref: str) -> StoredBuild | None:
+    """The newest dbt build that produced what ``ref`` holds.
+
+    Walks ``ref``'s first-parent log; a merge commit without artifacts of its own (a merged PR)
+    is described by the newest build on its merged side, which was built on top of ``ref``.
+    """
+    for commit in catalog.log(ref):
+        found = _stored(commit)
+        if found is not None:
+            return found
+        if commit.merge_parent:
+            for side in catalog.log(f"@{commit.merge_parent}"):
+                found = _stored(side)
+                if found is not None:
+                    return found
+    return None
+
+
+def store_artifacts(catalog: VersionedCatalog, target_path: Path, invocation_id: str) -> dict[str, str]:
+    """Copy the run's artifacts into the warehouse; returns the commit properties naming them."""
+    folder = f"{catalog.warehouse}/{ARTIFACTS_FOLDER}/{invocation_id}"
+    io = load_file_io(properties=catalog.io_properties, location=folder)
+    props: dict[str, str] = {}
+    for name, key in (("manifest.json", MANIFEST_PROPERTY), ("run_results.json", RUN_RESULTS_PROPERTY)):
+        source = target_path / name
+        if not source.is_file():
+            continue
+        location = f"{folder}/{name}"
+        with io.new_output(location).create(overwrite=True) as out:
+            out.write(source.read_bytes())
+        props[key] = location
+    return props
+
+
+def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
+    """Copy a stored artifact to a local file."""
+    io = load_file_io(properties=catalog.io_properties, location=location)
+    with io.new_input(location).open() as f:
+        data = f.read()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return dest

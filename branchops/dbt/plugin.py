@@ -1,0 +1,29 @@
+"""The dbt-duckdb plugin branchops names in the profiles it writes.
+
+It loads DuckDB's Iceberg extension from the pinned wheels (offline) and fills dbt's scratch
+database with the branch's tables (see ``branchops.dbt.scratch``) when dbt opens it:
+``plugins: [{module: branchops.dbt.plugin, config: {scratch: <spec.json>}}]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from branchops.dbt.scratch import populate
+from branchops.engine.duckdb import load_iceberg
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.scratch: str | None = plugin_config.get("scratch")
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        if self.scratch:
+            populate(conn, self.scratch)
+        else:
+            load_iceberg(conn)

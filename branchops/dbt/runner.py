@@ -1,0 +1,281 @@
+"""Run dbt in-process against a branch of the lakehouse, and publish what it built atomically.
+
+One invocation, start to end:
+
+1. write a profile for the project into a temporary folder (dbt-duckdb, in-memory database,
+   the branchops plugin);
+2. ``dbt parse``; for publishing commands, ``dbt ls`` of the selection finds the incremental
+   models and snapshots whose branch tables must be copied in as real tables;
+3. run the dbt command with the parsed manifest (``--state`` from the base ref's stored build
+   when the selection uses it); when dbt connects, the plugin fills its database with a view
+   over ``iceberg_scan`` for every branch table (``branchops.dbt.scratch``);
+4. only if dbt succeeded (no model error, no error-severity test failure): write every built
+   model, seed and snapshot to the branch in **one** commit through ``Lakehouse.writing`` (for
+   ``main`` that is write-audit-publish), with ``manifest.json`` and ``run_results.json`` stored
+   and named in the commit's properties. Views are published as tables; ephemeral models
+   publish nothing. On any failure nothing is written and the branch stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from branchops.dbt import args as dbt_args
+from branchops.dbt.artifacts import fetch, find_build, store_artifacts
+from branchops.dbt.project import DbtProject
+from branchops.dbt.publish import write_relation_detail
+from branchops.dbt.results import (
+    DbtRunFailed,
+    DbtRunResult,
+    NodeResult,
+    exposures,
+    model_tables,
+    node_results,
+    publishable,
+)
+from branchops.dbt.scratch import close_dbt_connections, dbt_connection, relation_name, write_spec
+from branchops.errors import UsageError
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+
+    from branchops.lakehouse import Lakehouse
+
+Command = Literal["build", "run", "test", "seed", "snapshot", "compile", "ls"]
+COMMANDS: tuple[str, ...] = ("build", "run", "test", "seed", "snapshot", "compile", "ls")
+#: commands whose outputs are published to the branch
+PUBLISHING = frozenset({"build", "run", "seed", "snapshot"})
+#: materializations dbt updates in place: their branch tables are copied into the scratch database
+IN_PLACE = frozenset({"incremental", "snapshot"})
+
+
+@contextlib.contextmanager
+def _dbt_console(stream: Literal["stdout", "stderr"]) -> Iterator[None]:
+    """dbt logs to stdout; ``--output json`` needs stdout for the JSON alone."""
+    if stream == "stderr":
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    else:
+        yield
+
+
+def _invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False) -> dbtRunnerResult:
+    with warnings.catch_warnings():
+        # dbt-core 1.10 imports click's deprecated parser classes: third-party noise, not ours
+        warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
+        from dbt.cli.main import dbtRunner
+
+    try:
+        return dbtRunner(manifest=manifest).invoke(argv)
+    finally:
+        if not keep_open:  # else the caller publishes from dbt's database, then closes it
+            close_dbt_connections()
+
+
+def _failure_text(res: dbtRunnerResult) -> str | None:
+    return None if res.exception is None else str(res.exception).strip()
+
+
+class _Invocation:
+    """The state of one run: temp folder, dbt arguments, the base build for --state."""
+
+    def __init__(self, lakehouse: Lakehouse, command: str, branch: str, project: DbtProject,
+                 user_args: list[str], work: Path, threads: int) -> None:
+        self.lh, self.command, self.branch, self.project = lakehouse, command, branch, project
+        self.user_args, self.work, self.threads = user_args, work, threads
+        self.spec = work / "scratch.json"
+        self.target = work / "target"
+        self.common = ["--project-dir", str(project.path), "--profiles-dir", str(work),
+                       "--target-path", str(self.target), "--log-path", str(work / "logs")]
+        if not dbt_args.has_flag(user_args, "--log-level-file"):
+            self.common += ["--log-level-file", "none"]  # the log would be deleted with the temp folder
+        if not dbt_args.has_flag(user_args, "--send-anonymous-usage-stats", "--no-send-anonymous-usage-stats") \
+                and "DBT_SEND_ANONYMOUS_USAGE_STATS" not in os.environ:
+            self.common.append("--no-send-anonymous-usage-stats")  # a CI step should not phone home
+        self.state_args: list[str] = []
+
+    def use_state(self, base: str, result: DbtRunResult) -> None:
+        if dbt_args.has_flag(self.user_args, "--state") or not dbt_args.uses_state(self.user_args):
+            return
+        stored = find_build(self.lh.catalog, base)
+        if stored is None:
+            raise UsageError(
+                f"no dbt build is recorded on {base}: there is no manifest to compare state:modified against",
+                unchanged="nothing was built or written",
+                hint=f"run `branchops dbt build --branch {base}` first, or select without state:",
+            )
+        fetch(self.lh.catalog, stored.manifest, self.work / "state" / "manifest.json")
+        self.state_args = ["--state", str(self.work / "state")]
+        result.base, result.state_commit = base, stored.commit
+
+    def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
+        res = _invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
+        if not res.success:
+            result.success, result.error = False, _failure_text(res) or "dbt could not parse the project"
+            raise DbtRunFailed(result)
+        manifest_json = json.loads((self.target / "manifest.json").read_text())
+        return res.result, manifest_json
+
+    def in_place_tables(self, manifest_obj: Any, manifest: Mapping[str, Any], tables: Mapping[str, str]) -> set[str]:
+        """Branch tables dbt must find as real tables: seeds (a seed refuses to load into a view;
+        they are small) and the selected incremental models and snapshots (updated in place)."""
+        if self.command not in PUBLISHING:
+            return set()
+        nodes, owned = manifest.get("nodes", {}), model_tables(manifest)
+        seeds = {owned[uid] for uid, n in nodes.items() if n.get("resource_type") == "seed" and uid in owned}
+        if dbt_args.has_flag(self.user_args, "--full-refresh", "-f"):
+            return seeds & set(tables)
+        candidates = {uid for uid, n in nodes.items()
+                      if n.get("config", {}).get("materialized") in IN_PLACE and owned.get(uid) in tables}
+        if not candidates:
+            return seeds & set(tables)
+        ls_args = ["ls", "--log-level", "none", *self.common, *self.state_args, "--output", "json",
+                   "--output-keys", "unique_id", *dbt_args.pick(self.user_args, dbt_args.SELECTION_FLAGS)]
+        res = _invoke(ls_args, manifest=manifest_obj)
+        listed = res.result if res.success and isinstance(res.result, list) else None
+        selected = candidates if listed is None else {json.loads(line)["unique_id"] for line in listed}
+        return (seeds | {owned[uid] for uid in candidates & selected}) & set(tables)
+
+
+def run_dbt(
+    lakehouse: Lakehouse,
+    command: str,
+    *,
+    branch: str,
+    project_dir: str | Path,
+    args: Sequence[str] = (),
+    select: Sequence[str] | None = None,
+    base: str | None = None,
+    threads: int | None = None,
+    dbt_output: Literal["stdout", "stderr"] = "stdout",
+) -> DbtRunResult:
+    """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
+
+    Raises:
+        UsageError: unknown command, no dbt_project.yml, flags branchops owns, no stored build
+            on ``base`` when the selection needs state (exit 2).
+        RefNotFound: unknown branch (exit 2).
+        DbtRunFailed: a model, seed or error-severity test failed, or dbt stopped (exit 1);
+            nothing is published.
+        MergeConflict: the branch's same tables were written meanwhile (exit 1).
+    """
+    if command not in COMMANDS:
+        raise UsageError(f"unknown dbt command {command!r}", hint=f"use one of {', '.join(COMMANDS)}")
+    project = DbtProject.load(project_dir)
+    user_args = [*args, *(["--select", *select] if select else [])]
+    dbt_args.check_owned(user_args)
+    if command in PUBLISHING:
+        lakehouse.require_branch(branch)
+    tables = lakehouse.catalog.tables(branch)
+    threads = int(threads or lakehouse.settings.threads or os.cpu_count() or 1)
+    result = DbtRunResult(command=command, branch=branch, project=project.name, success=False)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output):
+        inv = _Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
+        inv.use_state(base or lakehouse.main, result)
+        if lakehouse.settings.engine == "trino":  # dbt-trino builds in the branch's Trino catalog
+            from branchops.dbt.trino import run_on_trino
+
+            return run_on_trino(lakehouse, inv, result, publishing=command in PUBLISHING, started=started)
+        project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
+                              threads=threads)
+        write_spec(inv.spec, tables)  # parse and ls open no database; written again below
+        manifest_obj, manifest = inv.parse(result)
+        copy = inv.in_place_tables(manifest_obj, manifest, tables)
+        write_spec(inv.spec, tables, copy)
+        copies = {t: _row_count(lakehouse, branch, t) for t in copy}
+        result.timings["prepare"] = time.perf_counter() - started
+        try:
+            _run_and_publish(lakehouse, inv, result, manifest_obj, manifest, tables, copies)
+        finally:
+            close_dbt_connections()
+    result.timings["total"] = time.perf_counter() - started
+    return result
+
+
+def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
+    snapshot = lakehouse.catalog.load_table(ref, table).current_snapshot()
+    records = snapshot.summary.get("total-records") if snapshot is not None and snapshot.summary else None
+    return int(records) if records is not None else -1
+
+
+def _run_and_publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, manifest_obj: Any,
+                     manifest: Mapping[str, Any], tables: Mapping[str, str], copies: Mapping[str, int]) -> None:
+    started = time.perf_counter()
+    argv = [inv.command, *inv.common, *inv.state_args, *inv.user_args]
+    res = _invoke(argv, manifest=manifest_obj, keep_open=True)
+    result.timings["dbt"] = time.perf_counter() - started
+    run_results = _read_json(inv.target / "run_results.json") if inv.command != "ls" else None
+    result.invocation_id = (run_results or {}).get("metadata", {}).get("invocation_id")
+    result.nodes = node_results(manifest, run_results)
+    if inv.command == "ls":
+        result.listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
+    if not res.success or result.failures:
+        result.error = _failure_text(res)
+        raise DbtRunFailed(result)
+    result.success = True
+    built = publishable(result.nodes) if inv.command in PUBLISHING else []
+    if built:
+        _publish(lakehouse, inv, result, built, manifest, copies)
+    result.reused = sorted(set(model_tables(manifest).values()) & set(tables) - set(result.published))
+    result.exposures = exposures(manifest, {n.unique_id for n in built})
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _append_only(node: NodeResult, manifest: Mapping[str, Any], copied_rows: int | None) -> bool:
+    """An incremental model that only appended rows (so only the new rows need writing)."""
+    if copied_rows is None or copied_rows < 0 or node.materialization != "incremental":
+        return False
+    config = manifest["nodes"][node.unique_id].get("config", {})
+    strategy, key = config.get("incremental_strategy"), config.get("unique_key")
+    return strategy == "append" or (strategy in (None, "delete+insert") and not key)
+
+
+def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built: list[NodeResult],
+             manifest: Mapping[str, Any], copies: Mapping[str, int]) -> None:
+    started = time.perf_counter()
+    names = ", ".join(n.name for n in built[:5]) + (f" and {len(built) - 5} more" if len(built) > 5 else "")
+    message = f"dbt {inv.command} on {inv.branch}: {names}"
+    props = {"branchops.operation": "dbt", "branchops.dbt.command": inv.command,
+             "branchops.dbt.project": inv.project.name, "branchops.dbt.invocation_id": result.invocation_id or ""}
+    con = dbt_connection()
+    if con is None:  # pragma: no cover - dbt built something, so it opened its database
+        raise DbtRunFailed(result, unchanged=f"{inv.branch} is as it was")
+    try:
+        with lakehouse.writing(inv.branch, message, properties=props) as w:
+            for node in built:
+                assert node.table is not None
+                rel = relation_name(node.table)
+                n = copies.get(node.table)
+                if _append_only(node, manifest, n) and n is not None and _untouched(con, rel, n):
+                    write_relation_detail(con, w, node.table, f"(SELECT * FROM {rel} WHERE rowid >= {n})",
+                                          mode="append")
+                else:
+                    write_relation_detail(con, w, node.table, rel, mode="replace")
+            w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or w.branch))
+    finally:
+        con.close()
+    after = lakehouse.catalog.tables(inv.branch)
+    result.published = {n.table: after[n.table] for n in built if n.table in after}
+    result.hash = w.result.hash if w.result else None
+    result.manifest = w.properties.get("branchops.dbt.manifest")
+    result.run_results = w.properties.get("branchops.dbt.run_results")
+    result.timings["publish"] = time.perf_counter() - started
+
+
+def _untouched(con: Any, relation: str, rows: int) -> bool:
+    """The first ``rows`` rows of a copied table are all still there (nothing deleted)."""
+    row = con.execute(f"SELECT count(*) FROM {relation} WHERE rowid < {int(rows)}").fetchone()
+    return bool(row and int(row[0]) == rows)

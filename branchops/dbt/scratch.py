@@ -1,0 +1,68 @@
+"""The scratch DuckDB database one dbt invocation builds into: dbt-duckdb's in-memory database.
+
+Every table of the ref appears in it as the view ``ns.table`` over ``iceberg_scan`` of that
+table's metadata location: ``source('raw', 'orders')`` reads the ref's ``raw.orders`` and an
+unselected upstream model is read from the ref's own table (zero-copy). Seeds and the tables of
+selected incremental models and snapshots are copied in as real tables, because dbt updates
+those in place (``is_incremental()`` then sees the ref's current rows).
+
+In memory rather than a file: dbt-duckdb's outputs are read once more, to be published as
+Parquet, and never need DuckDB's own storage (measured ~30% faster to build, ~40% to publish).
+The branchops dbt-duckdb plugin (``branchops.dbt.plugin``) creates the views when dbt opens the
+database; after dbt, :func:`dbt_connection` hands the same database to the publisher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from branchops.catalog.base import validate_table_id
+from branchops.engine.duckdb import load_iceberg, quote, sql_string
+
+
+def relation_name(table: str) -> str:
+    ns, name = validate_table_id(table)
+    return f"{quote(ns)}.{quote(name)}"
+
+
+def write_spec(path: Path, tables: Mapping[str, str], copy: Iterable[str] = ()) -> Path:
+    """What the plugin puts in the scratch database: ``{"tables": {table: location}, "copy": [...]}``."""
+    path.write_text(json.dumps({"tables": dict(tables), "copy": sorted(set(copy) & set(tables))}))
+    return path
+
+
+def populate(con: duckdb.DuckDBPyConnection, spec_path: str | Path) -> None:
+    """Create a schema per namespace and a view (or, for ``copy``, a table) per table."""
+    load_iceberg(con)
+    spec: dict[str, Any] = json.loads(Path(spec_path).read_text())
+    tables: dict[str, str] = spec["tables"]
+    copy = set(spec.get("copy", []))
+    for ns in sorted({validate_table_id(t)[0] for t in tables}):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(ns)}")
+    for table, location in sorted(tables.items()):
+        kind = "TABLE" if table in copy else "VIEW"
+        con.execute(f"CREATE {kind} {relation_name(table)} AS SELECT * FROM iceberg_scan({sql_string(location)})")
+
+
+def dbt_connection() -> duckdb.DuckDBPyConnection | None:
+    """A cursor on the database the last dbt invocation built into (None if it opened none)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    conn = getattr(env, "conn", None)
+    return None if conn is None else conn.cursor()
+
+
+def close_dbt_connections() -> None:
+    """Release dbt-duckdb's database (kept in a class attribute between invocations)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None and hasattr(env, "close"):
+        env.close()
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]

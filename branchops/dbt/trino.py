@@ -1,0 +1,99 @@
+"""dbt on Trino (``engine = "trino"``): dbt-trino builds straight into a branch's Trino catalog.
+
+The DuckDB path builds in a scratch database and publishes afterwards; with Trino the models are
+written by Trino itself, as Nessie commits. To keep the same guarantee — a failed run leaves the
+branch as it was, and a successful one lands as **one** commit — a publishing command runs on
+the private write-audit-publish fork of ``Lakehouse.writing``: dbt-trino writes into that
+fork's catalog, and only when dbt succeeded is the fork merged into the branch. ``test``,
+``compile`` and ``ls`` run against the branch's own catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from branchops.dbt.artifacts import store_artifacts
+from branchops.dbt.project import TARGET_NAME
+from branchops.dbt.results import DbtRunFailed, DbtRunResult, exposures, model_tables, node_results, publishable
+from branchops.engine.trino import TrinoEngine, dbt_profile_output
+
+if TYPE_CHECKING:
+    from branchops.dbt.runner import _Invocation
+    from branchops.lakehouse import Lakehouse
+
+
+@contextmanager
+def _quiet_third_party() -> Iterator[None]:
+    with warnings.catch_warnings():
+        # dbt-trino's macros hold a regex ("(\w+)...") Python warns about when Jinja compiles it
+        warnings.filterwarnings("ignore", r"invalid escape sequence", DeprecationWarning)
+        yield
+
+
+def write_trino_profile(inv: _Invocation, catalog: str) -> None:
+    """``profiles.yml`` whose one target builds into Trino catalog ``catalog``."""
+    output = dbt_profile_output(inv.lh.settings, inv.branch, catalog=catalog, threads=inv.threads)
+    profile = {inv.project.profile: {"target": TARGET_NAME, "outputs": {TARGET_NAME: output}}}
+    (inv.work / "profiles.yml").write_text(json.dumps(profile, indent=2))
+
+
+def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *, publishing: bool,
+                 started: float) -> DbtRunResult:
+    """The Trino half of :func:`branchops.dbt.runner.run_dbt`: same result, same errors."""
+    before = lakehouse.catalog.tables(inv.branch)
+    with TrinoEngine(lakehouse.catalog, lakehouse.settings) as engine:
+        if not publishing:
+            write_trino_profile(inv, engine.ensure_catalog(inv.branch))
+            manifest = _build(inv, result, started)
+        else:
+            props = {"branchops.operation": "dbt", "branchops.dbt.command": inv.command,
+                     "branchops.dbt.project": inv.project.name}
+            fork: str | None = None
+            try:
+                with lakehouse.writing(inv.branch, f"dbt {inv.command} on {inv.branch}", properties=props) as w:
+                    fork = w.branch
+                    write_trino_profile(inv, engine.ensure_catalog(fork))
+                    manifest = _build(inv, result, started)
+                    written = lakehouse.catalog.tables(fork)
+                    result.published = {n.table: written[n.table] for n in publishable(result.nodes)
+                                        if n.table is not None and n.table in written}
+                    w.properties["branchops.dbt.invocation_id"] = result.invocation_id or ""
+                    w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or fork))
+            finally:
+                if fork is not None:
+                    engine.drop_catalog(fork)
+            result.hash = w.result.hash if w.result else None
+            result.manifest = w.properties.get("branchops.dbt.manifest")
+            result.run_results = w.properties.get("branchops.dbt.run_results")
+    built = {n.unique_id for n in publishable(result.nodes)}
+    result.reused = sorted(set(model_tables(manifest).values()) & set(before) - set(result.published))
+    result.exposures = exposures(manifest, built)
+    result.timings["total"] = time.perf_counter() - started
+    return result
+
+
+def _build(inv: _Invocation, result: DbtRunResult, started: float) -> Mapping[str, Any]:
+    """Parse and run dbt; returns the manifest. Raises DbtRunFailed (inside ``writing``: the
+    fork is dropped and the branch stays as it was)."""
+    from branchops.dbt.runner import _failure_text, _invoke, _read_json
+
+    with _quiet_third_party():
+        manifest_obj, manifest = inv.parse(result)
+        result.timings["prepare"] = time.perf_counter() - started
+        res = _invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
+    result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]
+    run_results = _read_json(inv.target / "run_results.json") if inv.command != "ls" else None
+    result.invocation_id = (run_results or {}).get("metadata", {}).get("invocation_id")
+    result.nodes = node_results(manifest, run_results)
+    if inv.command == "ls":
+        result.listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
+    if not res.success or result.failures:
+        result.error = _failure_text(res)
+        raise DbtRunFailed(result)
+    result.success = True
+    return manifest
