@@ -3,13 +3,14 @@
 Cost follows the change: an equal pointer or snapshot is answered from metadata; when the two
 snapshots share data files (and neither has delete files) only the files they do not share are
 read, because rows in shared files cancel out of a multiset difference; counts then come from
-snapshot summaries and column profiles from manifest statistics.
+snapshot summaries and column profiles from manifest statistics. A full scan reads the data files
+directly when neither side has delete files (the engine's Iceberg reader is not even loaded), else
+through the Iceberg table. The row diff itself is in ``rows``.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,16 @@ from branchops.diff.model import (
     TableStatus,
     TypeChange,
 )
-from branchops.diff.profile import scan_profiles, side_samples, table_samples
-from branchops.diff.snapshots import FLOAT_TYPES, NUMERIC_TYPES, Side, field_names_stable, manifest_profiles
+from branchops.diff.profile import scan_profiles
+from branchops.diff.rows import diff_rows
+from branchops.diff.snapshots import (
+    FLOAT_TYPES,
+    NUMERIC_TYPES,
+    Side,
+    field_names_stable,
+    files_for_keys,
+    manifest_profiles,
+)
 from branchops.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -42,8 +51,6 @@ if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
     from branchops.engine.base import Engine
     from branchops.lakehouse import Lakehouse
-
-_IDS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,25 @@ def open_engine(lakehouse: Lakehouse) -> Engine:
     if lakehouse.settings.engine != "duckdb":
         raise ConfigError(f"diff on engine {lakehouse.settings.engine!r} is not available yet",
                           hint="set engine = \"duckdb\" in branchops.toml")
-    from branchops.engine.duckdb import DuckDBEngine
+    return _duckdb(lakehouse.catalog, lakehouse.settings.threads)
 
-    return DuckDBEngine(lakehouse.catalog, threads=lakehouse.settings.threads)
+
+#: DuckDB's memory for a diff (its default is 80% of RAM): bigger aggregations spill to a temporary
+#: directory, which keeps the peak RSS of a diff of 10M-row tables under the 2 GB of issue 5
+DIFF_MEMORY_LIMIT = "1GB"
+
+
+def _duckdb(catalog: VersionedCatalog, threads: int | None) -> Engine:
+    import os
+    import tempfile
+
+    from branchops.engine.duckdb import DuckDBEngine, sql_string
+
+    engine = DuckDBEngine(catalog, threads=threads, lazy_extensions=True)
+    spill = os.path.join(tempfile.gettempdir(), f"branchops-diff-{os.getpid()}")
+    engine.con.execute(f"SET memory_limit = {sql_string(DIFF_MEMORY_LIMIT)}")
+    engine.con.execute(f"SET temp_directory = {sql_string(spill)}")
+    return engine
 
 
 def diff_refs(
@@ -103,9 +126,7 @@ class _LazyEngine:
             if self._lakehouse is not None:
                 self._engine = open_engine(self._lakehouse)
             else:
-                from branchops.engine.duckdb import DuckDBEngine
-
-                self._engine = DuckDBEngine(self._catalog)
+                self._engine = _duckdb(self._catalog, None)
         return self._engine
 
     def close_own(self) -> None:
@@ -207,16 +228,17 @@ class TableDiff_:
         base_src, head_src, method, files = self._sources(b, h, [c.name for c in columns])
         rows = [b.records(), h.records()]
         for i, side in enumerate((b, h)):
-            src = self._relation(i, side)
             if rows[i] is None:  # delete files: the summary does not say how many rows are live
+                src = self._relation(i, side)
                 rows[i] = 0 if src is None else int(self.engine.query(q.count_rows(src).sql(self.dialect))[0][0])
-        diff = self._rows(base_src, head_src, columns, (rows[0] or 0, rows[1] or 0))
-        profiles, profile_source = self._profiles(b, h, columns, method)
+        diff = diff_rows(self.engine, base_src, head_src, columns, self.key, (rows[0] or 0, rows[1] or 0), self.opts)
+        read = (base_src, head_src)
+        profiles, profile_source = self._profiles(b, h, columns, method, read)
         return TableDiff(
             self.name, TableStatus.MODIFIED, method, key=self.key, key_source=self.key_source, schema=schema,
-            rows=diff[0], duplicate_keys=self._duplicates(base_src, head_src, method, b, h),
-            columns=diff[1], profiles=profiles, profile_source=profile_source, samples=diff[2], files=files,
-            notes=tuple(self.notes),
+            rows=diff.rows, duplicate_keys=self._duplicates(read, method, b, h, diff.duplicates),
+            columns=diff.columns, profiles=profiles, profile_source=profile_source, samples=diff.samples,
+            files=files, notes=tuple(self.notes),
         )
 
     # -- schema and columns -------------------------------------------------------------------
@@ -273,81 +295,53 @@ class TableDiff_:
             return None
         return q.source(self.engine.relation(self.refs[i], self.name), self.dialect)
 
+    def _files_source(self, paths: Sequence[str]) -> exp.Expr | None:
+        return q.source(self.engine.scan_files(paths), self.dialect) if paths else None
+
     def _sources(self, b: Side, h: Side, names: list[str]) -> tuple[
         exp.Expr | None, exp.Expr | None, Method, FileStats | None
     ]:
-        full = self._relation(0, b), self._relation(1, h), Method.FULL_SCAN
-        if not self.engine.READS_DATA_FILES or b.empty or h.empty or b.has_deletes() or h.has_deletes():
-            return (*full, None)
+        """Pruned when the snapshots share files; else every row, read from the data files when
+        there are no delete files (no Iceberg scan to plan), else through the Iceberg table."""
+        readable = self.engine.READS_DATA_FILES and not b.has_deletes() and not h.has_deletes()
+        if not readable:
+            return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, None
         cache: dict[str, list[Any]] = {}
         bf, hf = b.files(cache), h.files(cache)
         shared = bf.keys() & hf.keys()
-        stats = FileStats(len(bf), len(hf), len(shared), len(bf) - len(shared), len(hf) - len(shared))
-        if not shared:
-            return (*full, stats)
-        if not field_names_stable(b.table, h.table, names):
+        stats = None if b.empty or h.empty else FileStats(
+            len(bf), len(hf), len(shared), len(bf) - len(shared), len(hf) - len(shared))
+        by_name = field_names_stable(b.table, h.table, names)
+        if shared and not by_name:
             self.notes.append("columns were renamed in the table's history: read every row")
-            return (*full, stats)
-        only_b = sorted(bf.keys() - shared)
-        only_h = sorted(hf.keys() - shared)
-        src_b = q.source(self.engine.scan_files(only_b), self.dialect) if only_b else None
-        src_h = q.source(self.engine.scan_files(only_h), self.dialect) if only_h else None
-        return src_b, src_h, Method.FILE_PRUNING, stats
+        if not by_name:
+            return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, stats
+        if not shared:
+            return self._files_source(list(bf)), self._files_source(list(hf)), Method.FULL_SCAN, stats  # scan order
+        only_b, only_h = sorted(bf.keys() - shared), sorted(hf.keys() - shared)
+        return self._files_source(only_b), self._files_source(only_h), Method.FILE_PRUNING, stats
 
-    # -- rows -----------------------------------------------------------------------------
-    def _rows(
-        self, base: exp.Expr | None, head: exp.Expr | None, columns: list[q.DiffColumn],
-        counts: tuple[int, int],
-    ) -> tuple[RowCounts, dict[str, int], Any]:
-        from branchops.diff.model import Samples
-
-        values = [c for c in columns if not self.key or c.name not in self.key]
-        if (base is None and head is None) or not columns:
-            changed = 0 if self.key else None
-            return RowCounts(counts[0], counts[1], 0, 0, changed), dict.fromkeys(
-                [c.name for c in values] if self.key else [], 0), Samples()
-        n = next(_IDS)
-        hashes = self.engine.materialize(f"__branchops_diff_h{n}", q.residue_hashes(
-            base, head, columns, self.dialect).sql(self.dialect))
-        residue = f"__branchops_diff_r{n}"
-        try:
-            residue = self.engine.materialize(residue, q.residue_rows(
-                base, head, hashes, columns, self.dialect).sql(self.dialect))
-            if self.key:
-                sql = q.keyed_counts(residue, self.key, values, self.opts.tolerance, self.dialect).sql(self.dialect)
-                row = self.engine.query(sql)[0]
-                added, removed, changed = int(row[0]), int(row[1]), int(row[2])
-                per_col = {c.name: int(v) for c, v in zip(values, row[3:], strict=True)}
-                samples = table_samples(self.engine, residue, self.key, values, self.opts, self.dialect)
-            else:
-                by_side = dict(self.engine.query(q.side_counts(residue, self.dialect).sql(self.dialect)))
-                added, removed, changed = int(by_side.get(1, 0)), int(by_side.get(0, 0)), None
-                per_col = {}
-                samples = side_samples(self.engine, residue, columns, self.opts.sample, self.dialect)
-        finally:
-            self.engine.drop_materialized(f"__branchops_diff_h{n}")
-            self.engine.drop_materialized(f"__branchops_diff_r{n}")
-        return RowCounts(counts[0], counts[1], added, removed, changed), per_col, samples
-
-    def _duplicates(self, base: exp.Expr | None, head: exp.Expr | None, method: Method,
-                    b: Side, h: Side) -> DuplicateKeys | None:
-        """Key values seen more than once; when pruning, only keys of the rows in not-shared files
-        are checked (against the whole side, reading just the key columns)."""
+    def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: Side, h: Side,
+                    found: tuple[int, int] | None) -> DuplicateKeys | None:
+        """Key values seen more than once. A full scan counted them in its first pass; when pruning,
+        only keys of the rows in not-shared files are checked, against the files of the whole side
+        that may hold them (by the key's bounds in the manifests), reading just the key columns."""
         if not self.key:
             return None
-        found: list[int] = []
-        for i, (side, read) in enumerate(((b, base), (h, head))):
-            whole = self._relation(i, side)
-            within = read if method is Method.FILE_PRUNING else None
-            if whole is None or (method is Method.FILE_PRUNING and read is None):
-                found.append(0)
+        if method is not Method.FILE_PRUNING:
+            return DuplicateKeys(*(found or (0, 0)), "table")
+        counts: list[int] = []
+        for side, other, within in ((b, h, read[0]), (h, b, read[1])):
+            changed = [f for p, f in side.files().items() if p not in other.files()]
+            whole = self._files_source(files_for_keys(side.files(), changed, side.schema, self.key))
+            if whole is None or within is None:
+                counts.append(0)
                 continue
-            found.append(int(self.engine.query(q.duplicate_keys(whole, self.key, within).sql(self.dialect))[0][0]))
-        return DuplicateKeys(found[0], found[1], "changed_keys" if method is Method.FILE_PRUNING else "table")
+            counts.append(int(self.engine.query(q.duplicate_keys(whole, self.key, within).sql(self.dialect))[0][0]))
+        return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
-    def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method) -> tuple[
-        dict[str, ColumnProfiles], str | None
-    ]:
+    def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,
+                  read: tuple[exp.Expr | None, exp.Expr | None]) -> tuple[dict[str, ColumnProfiles], str | None]:
         if not self.opts.profiles or not columns:
             return {}, None
         names = [c.name for c in columns]
@@ -355,6 +349,6 @@ class TableDiff_:
             pb = manifest_profiles(b.files(), b.schema, names)
             ph = manifest_profiles(h.files(), h.schema, names)
             return {n: ColumnProfiles(pb[n], ph[n]) for n in names}, "manifests"
-        pb = scan_profiles(self.engine, self._relation(0, b), columns, 0, self.dialect)
-        ph = scan_profiles(self.engine, self._relation(1, h), columns, 1, self.dialect)
+        pb = scan_profiles(self.engine, read[0], columns, 0, self.dialect)
+        ph = scan_profiles(self.engine, read[1], columns, 1, self.dialect)
         return {n: ColumnProfiles(pb.get(n), ph.get(n)) for n in names}, "scan"

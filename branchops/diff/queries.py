@@ -54,6 +54,13 @@ ROW_HASH: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
     "trino": _trino_hash,
 }
 
+#: dialect -> a row hash as a number SUM adds up exactly (DuckDB: UBIGINT, summed as HUGEINT)
+HASH_NUMBER: dict[str, Callable[[exp.Expr], exp.Expr]] = {
+    "duckdb": lambda h: h,
+    "trino": lambda h: exp.cast(exp.Anonymous(this="FROM_BIG_ENDIAN_64", expressions=[h]),
+                                exp.DataType.build("DECIMAL(38, 0)", dialect="trino")),
+}
+
 
 def source(sql: str, dialect: str) -> exp.Expr:
     """A relation name (``"a"."b"."c"``) or a table function (``read_parquet([...])``) as sqlglot."""
@@ -72,8 +79,8 @@ def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True), table=table)
 
 
-def _value(c: DiffColumn, side: int) -> exp.Expr:
-    col: exp.Expr = _col(c.name)
+def _value(c: DiffColumn, side: int, table: str | None = None) -> exp.Expr:
+    col: exp.Expr = _col(c.name, table)
     return exp.cast(col, c.cast) if c.cast is not None and (side == 0 or c.cast_head) else col
 
 
@@ -142,6 +149,75 @@ def residue_rows(
     for p in parts[1:]:
         query = exp.union(query, p, distinct=False)
     return query
+
+
+# -- keyed: one pass that also counts duplicate keys --------------------------------------------
+NB, NH, DIFF = "__nb", "__nh", "__d"
+
+
+def _side_filter(agg: exp.Expr, side: int) -> exp.Expr:
+    return exp.Filter(this=agg, expression=exp.Where(
+        this=exp.EQ(this=exp.column(SIDE), expression=exp.Literal.number(side))))
+
+
+def key_groups(
+    base: exp.Expr | None, head: exp.Expr | None, key: Sequence[str], columns: Sequence[DiffColumn], dialect: str
+) -> exp.Select:
+    """``(keys..., __nb, __nh, __d)``: per key value, its rows on each side and whether they differ
+    (``__d``: other counts or other sums of row hashes); only keys that differ or occur more than
+    once on a side. One pass over each side replaces ``residue_hashes`` and ``duplicate_keys``."""
+    by_name = {c.name: c for c in columns}
+    parts: list[exp.Select] = []
+    for side, src in ((0, base), (1, head)):
+        if src is None:
+            continue
+        parts.append(exp.select(
+            *[exp.alias_(_value(by_name[k], side), k, quoted=True) for k in key],
+            exp.alias_(row_hash(columns, side, dialect), HASH), exp.alias_(exp.Literal.number(side), SIDE),
+        ).from_(_from(src, "t"), copy=False))
+    union: exp.Query = parts[0]
+    for p in parts[1:]:
+        union = exp.union(union, p, distinct=False)
+    keys = [_col(k) for k in key]
+    grouped = exp.select(
+        *keys,
+        exp.alias_(_side_filter(exp.Count(this=exp.Star()), 0), NB),
+        exp.alias_(_side_filter(exp.Count(this=exp.Star()), 1), NH),
+        exp.alias_(_side_filter(exp.Sum(this=HASH_NUMBER[dialect](exp.column(HASH))), 0), "__sb"),
+        exp.alias_(_side_filter(exp.Sum(this=HASH_NUMBER[dialect](exp.column(HASH))), 1), "__sh"),
+    ).from_(union.subquery("u"), copy=False).group_by(*[k.copy() for k in keys], copy=False)
+    differs = exp.or_(exp.NEQ(this=exp.column(NB), expression=exp.column(NH)),
+                      exp.NullSafeNEQ(this=exp.column("__sb"), expression=exp.column("__sh")))
+    dup = [exp.GT(this=exp.column(n), expression=exp.Literal.number(1)) for n in (NB, NH)]
+    return (
+        exp.select(*[k.copy() for k in keys], exp.column(NB), exp.column(NH), exp.alias_(differs.copy(), DIFF))
+        .from_(grouped.subquery("g"), copy=False)
+        .where(exp.or_(differs, *dup), copy=False)
+    )
+
+
+def duplicate_counts(groups: str, dialect: str) -> exp.Select:
+    """One row: key values seen more than once on base, on head (from a table of ``key_groups``)."""
+    return exp.select(*[
+        exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(
+            this=exp.GT(this=exp.column(n), expression=exp.Literal.number(1)))), n)
+        for n in (NB, NH)
+    ]).from_(exp.to_table(groups, dialect=dialect), copy=False)
+
+
+def key_rows(
+    src: exp.Expr, groups: str, side: int, key: Sequence[str], columns: Sequence[DiffColumn], dialect: str
+) -> exp.Select:
+    """The rows of ``src`` whose key differs in ``groups`` (values cast as the diff compares them)."""
+    by_name = {c.name: c for c in columns}
+    on = exp.and_(*[exp.NullSafeEQ(this=_value(by_name[k], side, "t"), expression=_col(k, "g")) for k in key])
+    wanted = (exp.select(*[_col(k) for k in key]).from_(exp.to_table(groups, dialect=dialect), copy=False)
+              .where(exp.column(DIFF), copy=False))
+    return (
+        exp.select(*[exp.alias_(_value(c, side, "t"), c.name, quoted=True) for c in columns])
+        .from_(_from(src, "t"), copy=False)
+        .join(wanted.subquery("g"), on=on, copy=False)
+    )
 
 
 # -- keyed pairing over the residue rows --------------------------------------------------------

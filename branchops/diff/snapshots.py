@@ -144,3 +144,46 @@ def manifest_profiles(files: Mapping[str, DataFile], schema: Schema, names: Sequ
         out[name] = Profile(rows=rows, nulls=nulls, distinct=None, min=lo if bounds_ok else None,
                             max=hi if bounds_ok else None, mean=None)
     return out
+
+
+def _key_range(field: Any, files: Sequence[DataFile]) -> tuple[bool, Any, Any] | None:
+    """(any NULL, lowest, highest) of one key column over ``files``; None when a bound is unknown."""
+    nulls, lo, hi = False, None, None
+    for df in files:
+        n = (df.null_value_counts or {}).get(field.field_id)
+        nulls = nulls or n is None or n > 0
+        if n is not None and n == df.record_count:
+            continue
+        low = _decode(field.field_type, (df.lower_bounds or {}).get(field.field_id))
+        high = _decode(field.field_type, (df.upper_bounds or {}).get(field.field_id))
+        if low is None or high is None:
+            return None
+        lo = low if lo is None or low < lo else lo
+        hi = high if hi is None or high > hi else hi
+    return nulls, lo, hi
+
+
+def files_for_keys(files: Mapping[str, DataFile], changed: Sequence[DataFile], schema: Schema,
+                   key: Sequence[str]) -> list[str]:
+    """Paths of ``files`` that may hold a key value of a row in ``changed``, by the key columns'
+    bounds and null counts in the manifests (every file when a bound is unknown or a float)."""
+    wanted = []
+    for name in key:
+        f = schema.find_field(name)
+        rng = None if isinstance(f.field_type, FLOAT_TYPES) else _key_range(f, changed)
+        if rng is None:
+            return sorted(files)
+        wanted.append((f, rng))
+    return sorted(path for path, df in files.items() if _may_hold(df, wanted))
+
+
+def _may_hold(df: DataFile, wanted: Sequence[tuple[Any, tuple[bool, Any, Any]]]) -> bool:
+    for f, (nulls, lo, hi) in wanted:
+        rng = _key_range(f, [df])
+        if rng is None:
+            continue  # unknown bounds: the file may hold anything
+        f_nulls, f_lo, f_hi = rng
+        overlap = lo is not None and f_lo is not None and f_lo <= hi and lo <= f_hi
+        if not overlap and not (nulls and f_nulls):
+            return False
+    return True

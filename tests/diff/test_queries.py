@@ -67,3 +67,26 @@ def test_profiles_and_duplicates_per_dialect() -> None:
         'SELECT COUNT(*) AS n FROM (SELECT t."a", t."b" FROM "main"."raw"."t" AS t GROUP BY t."a", t."b" '
         "HAVING COUNT(*) > 1) AS g"
     )
+
+
+def test_key_groups_count_duplicates_in_the_same_pass() -> None:
+    base = q.source('"main"."raw"."t"', "duckdb")
+    head = q.source("read_parquet(['/w/a.parquet'], union_by_name = true)", "duckdb")
+    assert q.key_groups(base, head, ["id"], COLS[:2], "duckdb").sql("duckdb") == (
+        'SELECT "id", __nb, __nh, __nb <> __nh OR __sb IS DISTINCT FROM __sh AS __d FROM (SELECT "id", '
+        "COUNT(*) FILTER(WHERE __side = 0) AS __nb, COUNT(*) FILTER(WHERE __side = 1) AS __nh, "
+        "SUM(__h) FILTER(WHERE __side = 0) AS __sb, SUM(__h) FILTER(WHERE __side = 1) AS __sh FROM ("
+        'SELECT "id" AS "id", HASH("id", CAST("n" AS BIGINT)) AS __h, 0 AS __side FROM "main"."raw"."t" AS t '
+        'UNION ALL SELECT "id" AS "id", HASH("id", "n") AS __h, 1 AS __side '
+        "FROM READ_PARQUET(['/w/a.parquet'], union_by_name = TRUE) AS t) AS u GROUP BY \"id\") AS g "
+        "WHERE (__nb <> __nh OR __sb IS DISTINCT FROM __sh) OR __nb > 1 OR __nh > 1"
+    )
+    trino = q.key_groups(q.source('"main"."raw"."t"', "trino"), None, ["id"], COLS[:1], "trino").sql("trino")
+    assert "SUM(CAST(FROM_BIG_ENDIAN_64(__h) AS DECIMAL(38, 0))) FILTER(WHERE __side = 0) AS __sb" in trino
+    assert q.duplicate_counts("g", "trino").sql("trino") == (
+        "SELECT COUNT(*) FILTER(WHERE __nb > 1) AS __nb, COUNT(*) FILTER(WHERE __nh > 1) AS __nh FROM g"
+    )
+    assert q.key_rows(base, "g", 0, ["n"], COLS[:2], "duckdb").sql("duckdb") == (
+        'SELECT t."id" AS "id", CAST(t."n" AS BIGINT) AS "n" FROM "main"."raw"."t" AS t JOIN '
+        '(SELECT "n" FROM g WHERE __d) AS g ON CAST(t."n" AS BIGINT) IS NOT DISTINCT FROM g."n"'
+    )
