@@ -324,7 +324,10 @@ class NessieVersionedCatalog(VersionedCatalog):
         if expected_target_hash is not None and expected_target_hash != t_head:
             raise ReferenceConflict(target, expected_target_hash, t_head)
         s_head = self.resolve(source)
-        base = s_head if s_head == t_head else history.nessie_merge_base(self.api, target, t_head, s_head)
+        if NO_ANCESTOR in (s_head, t_head):  # an empty side: Nessie's own merge base is of no use here
+            base = NO_ANCESTOR
+        else:
+            base = s_head if s_head == t_head else history.nessie_merge_base(self.api, target, t_head, s_head)
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
@@ -343,8 +346,11 @@ class NessieVersionedCatalog(VersionedCatalog):
         if dry_run:
             return MergeResult(source, target, None, merged, base, False, True, t_head)
         msg = message or f"merge {source} into {target}"
-        if squash:
-            c = self._write(target, t_head, plan.changes, msg, properties=properties, author=author, strict=True)
+        if squash or base == NO_ANCESTOR:  # Nessie refuses to merge histories with no common ancestor
+            props = dict(properties or {})
+            if not squash:
+                props.setdefault("branchops.merged_from", s_head)
+            c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         modes: dict[ContentKey, MergeBehavior] = {
             tuple(t.split(".")): "FORCE" if t in plan.changes else "DROP"

@@ -588,3 +588,15 @@ def test_reset_restores_data(lakehouse: Lakehouse) -> None:
     assert first is not None
     lakehouse.catalog.reset("main", f"@{first}")
     assert ids_of(lakehouse.read("raw.orders")) == [1]
+
+
+def test_merge_of_histories_that_share_only_the_empty_root(catalog: VersionedCatalog) -> None:
+    """Both branches forked off an empty main: the merge still applies the three-way rule."""
+    catalog.create_branch("s", "main")
+    catalog.create_branch("t", "main")
+    catalog.commit("s", {"ns.a": "mem://ns.a/1.metadata.json"}, "s")
+    catalog.commit("t", {"ns.b": "mem://ns.b/1.metadata.json"}, "t")
+    result = catalog.merge("s", "t")
+    assert list(result.merged_tables) == ["ns.a"]
+    assert catalog.tables("t") == {"ns.a": "mem://ns.a/1.metadata.json", "ns.b": "mem://ns.b/1.metadata.json"}
+    assert catalog.tables("s") == {"ns.a": "mem://ns.a/1.metadata.json"}
