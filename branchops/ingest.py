@@ -60,9 +60,7 @@ def normalize(table: pa.Table) -> pa.Table:
         t = f.type
         if pa.types.is_timestamp(t) and t.unit == "ns":
             t = pa.timestamp("us", tz=t.tz)
-        elif pa.types.is_large_string(t):
-            t = pa.string()
-        elif pa.types.is_null(t):
+        elif pa.types.is_large_string(t) or pa.types.is_null(t):
             t = pa.string()
         fields.append(pa.field(f.name, t, nullable=True))
     target = pa.schema(fields)
