@@ -7,26 +7,27 @@ statistics files. Files modified within the retention window are kept too, so a 
 (files written, pointer not yet committed) is never collected; keep the retention longer than
 the longest write. A metadata file that cannot be read stops the run before anything is deleted.
 
-Files are listed and deleted through ``pyarrow.fs`` (a local folder or S3) and read through
-pyiceberg's FileIO, so both stacks share this code.
+Files are listed and deleted by :mod:`branchops.gc_store` (a local folder through ``pyarrow.fs``,
+S3 through boto3, in batches) and read through pyiceberg's FileIO, so both stacks share this
+code. gc checks that it may list the warehouse before it drops any branch.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
-from pyarrow import fs as pafs
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.serializers import FromInputFile
 
 from branchops.catalog.base import INTERNAL_PREFIX, RefType, VersionedCatalog
 from branchops.errors import BackendError, ReferenceConflict, RefNotFound, UsageError
+from branchops.gc_store import StoredFile, is_access_denied, normalize, open_store, storage_error
 from branchops.lakehouse import Lakehouse
+from branchops.secrets import redact
 
 #: Only files that look like Iceberg's are ever deleted (never a dbt manifest or a user's file).
 ICEBERG_SUFFIXES = (".parquet", ".avro", ".orc", ".puffin", ".metadata.json", ".stats")
@@ -40,14 +41,6 @@ def parse_duration(text: str) -> timedelta:
     if not m:
         raise UsageError(f"bad duration {text!r}", hint="write a number and a unit: 30m, 12h, 7d, 2w")
     return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
-
-
-def normalize(location: str) -> str:
-    """One spelling per file: ``file:///a/b`` and ``/a/b`` are the same file; URLs stay URLs."""
-    parsed = urlparse(location)
-    if parsed.scheme in ("", "file"):
-        return parsed.path if parsed.scheme else location
-    return f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
 
 
 @dataclass
@@ -92,6 +85,13 @@ class ReferenceWalker:
         io = self._io(location)
         try:
             meta = FromInputFile.table_metadata(io.new_input(location))
+        except OSError as e:
+            if is_access_denied(e):
+                raise storage_error(e, f"read metadata file {location}", unchanged="no file was deleted") from None
+            raise BackendError(
+                redact(f"gc could not read metadata file {location}: {type(e).__name__}: {e}"),
+                unchanged="no file was deleted", hint="restore the file or fix the table, then run gc again",
+            ) from None
         except Exception as e:  # unreadable: we cannot know what it references, so delete nothing
             raise BackendError(
                 f"gc could not read metadata file {location}: {type(e).__name__}: {e}",
@@ -112,53 +112,6 @@ class ReferenceWalker:
                 self._seen_manifests.add(mkey)
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
                     self.files.add(normalize(entry.data_file.file_path))
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    path: str  # normalized, comparable with referenced locations
-    size: int
-    mtime: datetime
-
-
-class WarehouseStore:
-    """Listing and deleting the files under the warehouse, through ``pyarrow.fs``."""
-
-    def __init__(self, warehouse: str, io_properties: dict[str, str]) -> None:
-        self.warehouse = warehouse.rstrip("/")
-        parsed = urlparse(self.warehouse)
-        self.scheme = parsed.scheme if parsed.scheme not in ("", "file") else ""
-        if self.scheme in ("s3", "s3a"):
-            self.fs: pafs.FileSystem = pafs.S3FileSystem(
-                access_key=io_properties.get("s3.access-key-id"),
-                secret_key=io_properties.get("s3.secret-access-key"),
-                session_token=io_properties.get("s3.session-token"),
-                region=io_properties.get("s3.region"),
-                endpoint_override=io_properties.get("s3.endpoint"),
-            )
-            self.root = f"{parsed.netloc}{parsed.path}"
-        elif not self.scheme:
-            self.fs = pafs.LocalFileSystem()
-            self.root = normalize(self.warehouse)
-        else:
-            raise UsageError(f"gc cannot list a {self.scheme}:// warehouse yet", unchanged="no file was deleted")
-
-    def _key(self, fs_path: str) -> str:
-        return f"{self.scheme}://{fs_path}" if self.scheme else fs_path
-
-    def list(self) -> Iterator[StoredFile]:
-        info = self.fs.get_file_info(self.root)
-        if info.type == pafs.FileType.NotFound:
-            return
-        for f in self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True)):
-            if f.type == pafs.FileType.File:
-                mtime = f.mtime or datetime.now(UTC)
-                if mtime.tzinfo is None:
-                    mtime = mtime.replace(tzinfo=UTC)
-                yield StoredFile(self._key(f.path), int(f.size or 0), mtime)
-
-    def delete(self, path: str) -> None:
-        self.fs.delete_file(path.split("://", 1)[1] if self.scheme else path)
 
 
 def _idle_branches(catalog: VersionedCatalog, prefixes: Iterable[str], ttl: timedelta, now: datetime) -> list[Any]:
@@ -205,6 +158,8 @@ def collect_garbage(
     ttl, retention = parse_duration(ttl_text), parse_duration(settings.gc_retention)
     now = now or datetime.now(UTC)
     result = GcResult(dry_run=dry_run, ttl=ttl_text, retention=settings.gc_retention)
+    store = open_store(catalog.warehouse, catalog.io_properties)
+    store.check()
     dropped: set[str] = set()
     for ref, idle in _idle_branches(catalog, (settings.pr_branch_prefix, INTERNAL_PREFIX), ttl, now):
         if not dry_run:
@@ -216,26 +171,32 @@ def collect_garbage(
         result.dropped_branches.append({"name": ref.name, "hash": ref.hash, "idle": str(idle).split(".")[0]})
 
     cutoff = now - retention
-    store = WarehouseStore(catalog.warehouse, catalog.io_properties)
     walker = ReferenceWalker(catalog.io_properties)
     _referenced(catalog, walker, cutoff, dropped if dry_run else set())
     listed = [f for f in store.list() if f.path.endswith(ICEBERG_SUFFIXES)]
     # Second look: a commit that landed while we listed is seen now (its files are then kept).
     _referenced(catalog, walker, cutoff, dropped if dry_run else set())
     result.referenced_files = len(walker.files)
+    doomed: list[StoredFile] = []
     for f in listed:
         if f.path in walker.files:
             continue
         if f.mtime >= cutoff:
             result.kept_recent_files += 1
             continue
+        doomed.append(f)
+    for start in range(0, len(doomed), store.BATCH):
+        batch = doomed[start:start + store.BATCH]
         if not dry_run:
             try:
-                store.delete(f.path)
-            except FileNotFoundError:
-                continue
-        result.deleted_files += 1
-        result.bytes_freed += f.size
-        if len(result.deleted) < 100:
-            result.deleted.append(f.path)
+                store.delete([f.path for f in batch])
+            except BackendError as e:
+                e.unchanged = (f"every file a ref uses is still there; {result.deleted_files} unreferenced file(s) "
+                               f"({result.bytes_freed} bytes) were deleted before the failure")
+                raise
+        for f in batch:
+            result.deleted_files += 1
+            result.bytes_freed += f.size
+            if len(result.deleted) < 100:
+                result.deleted.append(f.path)
     return result

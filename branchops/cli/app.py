@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -10,8 +11,12 @@ from typing import Annotated
 
 import click
 import typer
-
 import typer.exceptions
+
+from branchops.cli.output import OutputFormat, err_console
+from branchops.cli.state import STATE
+from branchops.errors import BackendError, BranchopsError, ExitCode
+from branchops.secrets import redact
 
 try:  # typer >= 0.26 vendors its own copy of click
     from typer._click.exceptions import ClickException as _TyperClickException
@@ -21,11 +26,6 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     _CLICK_ERR = (click.ClickException,)
 _EXIT: tuple[type[Exception], ...] = (click.exceptions.Exit, typer.exceptions.Exit)
 _ABORT: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.exceptions.Abort)
-
-from branchops.cli.output import OutputFormat, err_console
-from branchops.cli.state import STATE
-from branchops.errors import BranchopsError, ExitCode
-from branchops.secrets import redact
 
 app = typer.Typer(
     name="branchops",
@@ -72,6 +72,20 @@ def _report(err: BranchopsError) -> int:
     return int(err.exit_code)
 
 
+_ACCESS_DENIED = re.compile(r"access.?denied|forbidden|\b403\b|InvalidAccessKeyId|SignatureDoesNotMatch", re.I)
+
+
+def storage_error(e: OSError) -> BackendError:
+    """A file system error that escaped a command (pyiceberg / pyarrow on S3) as a BackendError."""
+    text = f"{e}".strip() or type(e).__name__
+    if _ACCESS_DENIED.search(text):
+        hint = ("check the S3 credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the machine's "
+                "role): they must allow reading and writing the warehouse bucket")
+    else:
+        hint = "check that the warehouse (warehouse, s3_endpoint) is reachable and retry; --debug logs the details"
+    return BackendError(f"storage: {text}", hint=hint)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run a command, map every failure to a message and an exit code."""
     from branchops.cli import commands  # noqa: F401 - registers the commands
@@ -96,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         code = int(ExitCode.USAGE)
     except KeyboardInterrupt:
         code = 130
+    except OSError as e:  # the warehouse's storage (S3, a folder) refused or failed: a backend failure
+        logging.getLogger("branchops").debug("storage error", exc_info=True)
+        code = _report(storage_error(e))
     except Exception as e:  # an internal error: no traceback for users, it goes to the debug log
         if STATE.debug:
             with open(DEBUG_LOG, "a") as f:

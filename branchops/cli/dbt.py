@@ -70,7 +70,8 @@ for _name in ("build", "run", "test", "seed", "snapshot", "compile", "ls"):
 
 @app.command("sql")
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL in the engine's dialect (DuckDB or Trino); tables are named <namespace>.<table>")],
+    query: Annotated[str, typer.Argument(
+        help="SQL in the engine's dialect (DuckDB or Trino); tables are named <namespace>.<table>")],
     branch: Annotated[
         str | None, typer.Option("--branch", "-b", help="ref to query: branch, tag, ref@hash (default: main)")
     ] = None,

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branchops.dbt.artifacts import store_artifacts
@@ -40,6 +41,37 @@ def write_trino_profile(inv: _Invocation, catalog: str) -> None:
     output = dbt_profile_output(inv.lh.settings, inv.branch, catalog=catalog, threads=inv.threads)
     profile = {inv.project.profile: {"target": TARGET_NAME, "outputs": {TARGET_NAME: output}}}
     (inv.work / "profiles.yml").write_text(json.dumps(profile, indent=2))
+    if inv.state_args:
+        rebase_state_manifest(inv.work / "state" / "manifest.json", catalog)
+
+
+def rebase_state_manifest(path: Path, catalog: str) -> None:
+    """Point the ``--state`` manifest at ``catalog``, the database of this run.
+
+    Each run builds in a catalog of its own (a write fork's), so the stored manifest names
+    another database. dbt compares a source's *rendered* database for ``state:modified``, so
+    every source, and everything downstream of it, would look modified and be rebuilt; and a
+    deferred ref would point at a catalog dropped long ago. Only the target's default database
+    is rewritten (what no ``database:`` config chose).
+    """
+    manifest = json.loads(path.read_text())
+    nodes: dict[str, Any] = manifest.get("nodes") or {}
+    sources: dict[str, Any] = manifest.get("sources") or {}
+    old = {str(n["database"]) for n in nodes.values()
+           if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("database")
+           and "database" not in (n.get("unrendered_config") or {})}
+    old.discard(catalog)
+    if not old:
+        return
+    for entry in (*nodes.values(), *sources.values()):
+        db = entry.get("database")
+        configured = entry.get("unrendered_database") or "database" in (entry.get("unrendered_config") or {})
+        if db in old and not configured:
+            entry["database"] = catalog
+            rel = entry.get("relation_name")
+            if isinstance(rel, str) and rel.startswith(f'"{db}".'):
+                entry["relation_name"] = f'"{catalog}".' + rel[len(db) + 3:]
+    path.write_text(json.dumps(manifest))
 
 
 def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *, publishing: bool,

@@ -26,7 +26,7 @@ from branchops.catalog.nessie_client import NessieClient
 try:
     from services import ServerProcess, ServiceError, find_java, run_service_script
 except ImportError:  # imported as integration.nessie_server
-    from .services import ServerProcess, ServiceError, find_java, run_service_script
+    from .services import ServerProcess, ServiceError, find_java, run_service_script  # type: ignore[no-redef]
 
 NESSIE_JAVA = 17  # Nessie 0.95.0 is the last release whose server runs on Java 17
 _URI_LINE = re.compile(r"^NESSIE_URI=(\S+)$", re.MULTILINE)
@@ -66,14 +66,14 @@ def _ready(process: ServerProcess, found: dict[str, str]) -> bool:
     return httpx.get(found["uri"] + "/config", timeout=5).status_code == 200
 
 
-def start_nessie(log_dir: Path, *, heap: str = "512m", timeout: float = 180) -> NessieServer:
-    """Fetch (if needed) and start a Nessie server on a free loopback port; fail loudly."""
+def start_nessie(log_dir: Path, *, heap: str = "512m", timeout: float = 180, port: int = 0) -> NessieServer:
+    """Fetch (if needed) and start a Nessie server on a loopback port (0: a free one); fail loudly."""
     jar = run_service_script("nessie.sh")
     if not Path(jar).is_file():
         raise ServiceError(f"ci/services/nessie.sh printed {jar!r}, which is not a file")
     java = find_java(NESSIE_JAVA)
     argv = [str(java), f"-Xmx{heap}", "-XX:+UseSerialGC", "-Xss512k", "-jar", jar,
-            "--host", "127.0.0.1", "--port", "0", "--exit-on-eof", "true"]
+            "--host", "127.0.0.1", "--port", str(port), "--exit-on-eof", "true"]
     process = ServerProcess.start("nessie", argv, log=log_dir / "nessie.log")
     found: dict[str, str] = {}
     started = time.monotonic()

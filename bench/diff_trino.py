@@ -1,0 +1,144 @@
+"""Benchmark: branchops diff in Trino on the production stack (Nessie + S3 + Trino 476).
+
+    /work/venv/bin/python bench/diff_trino.py [--rows 200000] [--files 20] [--repeat 3] [--out FILE]
+
+The same table and the same three scenarios as ``bench/diff.py`` (1% of rows changed):
+``identical`` (a fresh branch: answered from the catalog, no query), ``confined`` (the changes
+confined to 1% of the data files) and ``full`` (every data file rewritten), keyed by ``id``.
+The data is written by branchops (pyiceberg) to a Nessie branch on S3, the diff runs in Trino
+(one catalog per branch; the changed rows gathered in the memory-connector scratch catalog).
+
+It starts the servers the integration tests start (``tests/integration``: Nessie 0.95 test
+server, moto S3, Trino 476 on Java 24+), on loopback, and stops them at the end. The first diff of
+a scenario is reported apart (``cold``: catalogs created, Trino's JIT warming up) from the
+repeats. Times are the ``diff_refs`` call, measured in this process. Writes
+bench/results/diff_trino.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "bench")]
+
+from diff import GEN_SQL  # noqa: E402 - bench/diff.py: the same generated table
+
+TABLE = "bench.t"
+SCENARIOS = {"identical": "same", "confined": "confined", "full": "full"}
+
+
+def build(lh: Any, rows: int, files: int) -> dict[str, Any]:
+    """main with the table; branches ``same``, ``confined`` and ``full`` (as in bench/diff.py)."""
+    import duckdb
+
+    con = duckdb.connect()
+    base = con.execute(GEN_SQL.format(n=rows)).to_arrow_table()
+    with lh.writing("main", "bench data") as w:
+        tbl = w.iceberg.create_table(TABLE, schema=base.schema,
+                                     properties={"write.target-file-size-bytes": str(max(1, base.nbytes // files))})
+        tbl.append(base)
+    data_files = lh.catalog.load_table("main", TABLE).inspect.files().to_pylist()
+    step = 100
+    con.register("base", base)
+    full = con.execute(f"SELECT * REPLACE (CASE WHEN id % {step} = 0 THEN b + 1 ELSE b END AS b, "
+                       f"CASE WHEN id % {step} = 0 THEN z * 2 ELSE z END AS z) FROM base").to_arrow_table()
+    lh.catalog.create_branch("full", "main")
+    with lh.writing("full", "rewrite") as w:
+        w.iceberg.load_table(TABLE).overwrite(full.cast(base.schema))
+    bounds = sorted(int(r["readable_metrics"]["id"]["upper_bound"]) for r in data_files)
+    hi = bounds[max(1, len(data_files) // 100) - 1] + 1
+    changed = con.execute(f"SELECT * REPLACE (b + 1 AS b, z * 2 AS z) FROM base WHERE id < {hi}").to_arrow_table()
+    lh.catalog.create_branch("confined", "main")
+    with lh.writing("confined", "change one percent of the files") as w:
+        w.iceberg.load_table(TABLE).delete(f"id < {hi}")
+        w.iceberg.load_table(TABLE).append(changed.cast(base.schema))
+    lh.catalog.create_branch("same", "main")
+    con.close()
+    return {"data_files": len(data_files), "confined_rows_changed": hi, "full_rows_changed": (rows + step - 1) // step}
+
+
+def diff_once(lh: Any, head: str) -> dict[str, Any]:
+    from branchops.diff import diff_refs
+    from branchops.engine import load_engine
+
+    with load_engine(lh.settings, lh.catalog) as engine:
+        t0 = time.perf_counter()
+        res = diff_refs(lh, "main", head, engine=engine, keys={TABLE: ("id",)}, sample=5)
+        secs = time.perf_counter() - t0
+    t = res.tables[0] if res.tables else None
+    return {"seconds": round(secs, 4), "method": t.method.value if t else "no_table_moved",
+            "rows": t.rows.to_dict() if t and t.rows else None}
+
+
+def scenario(lh: Any, head: str, repeat: int) -> dict[str, Any]:
+    cold = diff_once(lh, head)
+    runs = [diff_once(lh, head) for _ in range(repeat)]
+    secs = [r["seconds"] for r in runs]
+    return {"branch": head, "cold": cold, "runs": runs, "min_seconds": min(secs),
+            "median_seconds": round(statistics.median(secs), 4), "method": runs[-1]["method"],
+            "rows": runs[-1]["rows"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "diff_trino.json"))
+    ap.add_argument("--note", default="", help="a remark stored in the JSON (e.g. which code was measured)")
+    args = ap.parse_args()
+
+    from nessie_server import start_nessie
+    from s3_server import start_s3
+    from trino_server import start_trino
+
+    from branchops.config import Settings
+    from branchops.lakehouse import Lakehouse
+
+    with tempfile.TemporaryDirectory(prefix="bench-diff-trino-") as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        s3 = start_s3(work / "s3")
+        nessie = start_nessie(work / "nessie")
+        trino = start_trino(work / "trino")
+        servers_seconds = time.perf_counter() - started
+        try:
+            os.environ.update(s3.admin.env())
+            settings = Settings(root=work, backend="nessie", nessie_uri=nessie.uri, warehouse=f"{s3.warehouse}/bench",
+                                engine="trino", trino_uri=trino.uri, s3_endpoint=s3.endpoint, s3_region=s3.region)
+            with Lakehouse(settings) as lh:
+                t0 = time.perf_counter()
+                data = build(lh, args.rows, args.files)
+                setup = time.perf_counter() - t0
+                results = {name: scenario(lh, head, args.repeat) for name, head in SCENARIOS.items()}
+        finally:
+            for server in (trino, nessie, s3):
+                server.stop()
+    out = {
+        "bench": "diff in Trino (Nessie + S3 + Trino 476, one catalog per branch)", "note": args.note,
+        "rows": args.rows, "requested_files": args.files, "repeat": args.repeat, **data,
+        "setup_seconds": round(setup, 2), "servers_start_seconds": round(servers_seconds, 1),
+        "trino_startup_seconds": round(trino.startup_seconds, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "scenarios": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    for name, r in results.items():
+        print(f"{name:10s} {r['method']:16s} cold {r['cold']['seconds']:7.2f}s  "
+              f"min {r['min_seconds']:7.2f}s  median {r['median_seconds']:7.2f}s  rows {r['rows']}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
