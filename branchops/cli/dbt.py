@@ -87,7 +87,7 @@ def sql(
     ref = branch or lh.main
     engine = load_engine(lh.settings, lh.catalog)
     try:
-        data = engine.query_ref(ref, query)  # type: ignore[attr-defined]
+        data = engine.query_ref(ref, query)
     except duckdb.Error as e:
         raise UsageError(f"the query failed: {str(e).strip()}", unchanged="nothing was written",
                          hint=f"`branchops branch show {ref}` lists the tables you can query") from None

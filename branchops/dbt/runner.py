@@ -214,6 +214,16 @@ def _run_and_publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResul
     argv = [inv.command, *inv.common, *inv.state_args, *inv.user_args]
     res = _invoke(argv, manifest=manifest_obj, keep_open=True)
     result.timings["dbt"] = time.perf_counter() - started
+    record_outcome(inv, res, result, manifest)
+    built = publishable(result.nodes) if inv.command in PUBLISHING else []
+    if built:
+        _publish(lakehouse, inv, result, built, manifest, copies)
+    result.reused = sorted(set(model_tables(manifest).values()) & set(tables) - set(result.published))
+    result.exposures = exposures(manifest, {n.unique_id for n in built})
+
+
+def record_outcome(inv: Any, res: dbtRunnerResult, result: DbtRunResult, manifest: Mapping[str, Any]) -> None:
+    """Fill ``result`` from dbt's run results; raise DbtRunFailed unless every node passed."""
     run_results = _read_json(inv.target / "run_results.json") if inv.command != "ls" else None
     result.invocation_id = (run_results or {}).get("metadata", {}).get("invocation_id")
     result.nodes = node_results(manifest, run_results)
@@ -223,11 +233,6 @@ def _run_and_publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResul
         result.error = _failure_text(res)
         raise DbtRunFailed(result)
     result.success = True
-    built = publishable(result.nodes) if inv.command in PUBLISHING else []
-    if built:
-        _publish(lakehouse, inv, result, built, manifest, copies)
-    result.reused = sorted(set(model_tables(manifest).values()) & set(tables) - set(result.published))
-    result.exposures = exposures(manifest, {n.unique_id for n in built})
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from branchops.dbt.artifacts import store_artifacts
 from branchops.dbt.project import TARGET_NAME
-from branchops.dbt.results import DbtRunFailed, DbtRunResult, exposures, model_tables, node_results, publishable
+from branchops.dbt.results import DbtRunResult, exposures, model_tables, publishable
 from branchops.engine.trino import TrinoEngine, dbt_profile_output
 
 if TYPE_CHECKING:
@@ -112,20 +112,12 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
 def _build(inv: _Invocation, result: DbtRunResult, started: float) -> Mapping[str, Any]:
     """Parse and run dbt; returns the manifest. Raises DbtRunFailed (inside ``writing``: the
     fork is dropped and the branch stays as it was)."""
-    from branchops.dbt.runner import _failure_text, _invoke, _read_json
+    from branchops.dbt.runner import _invoke, record_outcome
 
     with _quiet_third_party():
         manifest_obj, manifest = inv.parse(result)
         result.timings["prepare"] = time.perf_counter() - started
         res = _invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
     result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]
-    run_results = _read_json(inv.target / "run_results.json") if inv.command != "ls" else None
-    result.invocation_id = (run_results or {}).get("metadata", {}).get("invocation_id")
-    result.nodes = node_results(manifest, run_results)
-    if inv.command == "ls":
-        result.listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
-    if not res.success or result.failures:
-        result.error = _failure_text(res)
-        raise DbtRunFailed(result)
-    result.success = True
+    record_outcome(inv, res, result, manifest)
     return manifest

@@ -52,6 +52,10 @@ class Engine(ABC):
         """Forget what :meth:`materialize` stored."""
         raise NotImplementedError(f"{type(self).__name__} cannot store query results")
 
+    @abstractmethod
+    def query_ref(self, ref: str, sql: str) -> pa.Table:
+        """Run ``sql`` with ``ref``'s tables as the default catalog (``select * from raw.orders``)."""
+
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         tbl = self.query_arrow(sql, params)
         cols = [c.to_pylist() for c in tbl.columns]
