@@ -1,23 +1,32 @@
 """Benchmark: branchops diff vs reladiff and data-diff (key-based, same data as native DuckDB tables).
 
     /work/venv/bin/python bench/diff.py [--rows 10000000] [--files 200] [--peers-python /work/peers-venv/bin/python]
+        [--repeat 3] [--repeat-other 1] [--peer-timeout 900] [--work DIR] [--out FILE]
 
 Scenarios (1% of rows changed): ``full`` (changes spread over every data file: a rewrite),
 ``confined`` (changes confined to 1% of the data files), ``identical`` (a fresh branch).
-Every tool runs in its own subprocess; peak RSS is that process's ``ru_maxrss``; the time is the
-diff call alone (measured inside the process) and the whole process. Writes bench/results/diff.json.
+Every tool runs in its own subprocess; peak RSS is that process's VmHWM; the time is the diff call
+alone (measured inside the process) and the whole process. The machine is shared and noisy, so
+each scenario runs in rounds (``--repeat`` for ``full``, ``--repeat-other`` for the others; ours
+always ``--repeat``), the tools taking turns within a round in a rotating order, and the JSON keeps
+every run plus min and median per tool; the speedups compare min with min and median with median.
+A peer that exceeds ``--peer-timeout`` is killed and reported as such. ``--work DIR`` keeps the
+generated data in DIR (and reuses it when DIR already holds it). Writes bench/results/diff.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,21 +77,27 @@ def vm_hwm_mb() -> float:
     return -1.0
 
 
-def run_child(python: str, args: list[str]) -> dict[str, Any]:
+def run_child(python: str, args: list[str], timeout: float | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        timed_out = True
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if timed_out:
+        return {"timeout": True, "timeout_seconds": timeout, "process_seconds": round(wall, 3)}
+    code = os.waitstatus_to_exitcode(status) if usage is not None else proc.returncode
+    if code != 0:
         return {"error": err.decode()[-2000:], "process_seconds": wall}
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    # ru_maxrss of a forked child starts at the parent's size; the child's own VmHWM (reset by exec)
-    # is its peak RSS; ru_maxrss is kept as an upper bound
-    result.update(process_seconds=round(wall, 3), ru_maxrss_mb=round(usage.ru_maxrss / 1024, 1))
+    # the child's own VmHWM (reset by exec) is its peak RSS
+    result.update(process_seconds=round(wall, 3))
     result["seconds"] = round(result["seconds"], 4)
     return result
 
@@ -143,6 +158,55 @@ def build(work: Path, rows: int, files: int) -> dict[str, Any]:
             "full_rows_changed": (rows + step - 1) // step}
 
 
+@contextlib.contextmanager
+def workdir(path: str | None) -> Iterator[Path]:
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-diff-") as tmp:
+        yield Path(tmp)
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    secs = [r["seconds"] for r in runs if "seconds" in r]
+    out: dict[str, Any] = {"runs": runs}
+    if secs:
+        out.update(min_seconds=min(secs), median_seconds=round(statistics.median(secs), 4),
+                   peak_rss_mb=max(r.get("peak_rss_mb", 0) for r in runs if "seconds" in r))
+    if len(secs) < len(runs):
+        out["failed_runs"] = len(runs) - len(secs)
+    return out
+
+
+def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    ref = {"identical": "same"}.get(name, name)
+    head = {"identical": "head_same"}.get(name, f"head_{name}")
+    tools = ["branchops"] + ([] if args.skip_peers else ["reladiff", "data-diff"])
+    rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
+    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+    for i in range(max(rounds, args.repeat)):
+        order = tools[i % len(tools):] + tools[:i % len(tools)]  # rotate who goes first
+        for tool in order:
+            if tool != "branchops" and i >= rounds:
+                continue
+            if tool != "branchops" and runs[tool] and runs[tool][-1].get("timeout"):
+                continue  # timed out once: not again
+            if tool == "branchops":
+                res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t"])
+            else:
+                res = run_child(args.peers_python, [tool, data["db"], "base", head], args.peer_timeout)
+            runs[tool].append(res)
+            print(name, tool, json.dumps(res), flush=True)
+    entry: dict[str, Any] = {t: summary(r) for t, r in runs.items()}
+    ours = entry["branchops"]
+    for stat in ("min_seconds", "median_seconds"):
+        peers = [entry[t][stat] for t in tools if t != "branchops" and stat in entry[t]]
+        if peers and stat in ours:
+            entry[f"speedup_vs_fastest_peer_{stat.split('_')[0]}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
+    return entry
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -150,6 +214,10 @@ def main() -> None:
     ap.add_argument("--peers-python", default="/work/peers-venv/bin/python")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "diff.json"))
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat-other", type=int, default=1)
+    ap.add_argument("--peer-timeout", type=float, default=900.0)
+    ap.add_argument("--work")
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
     if args.child:
@@ -158,28 +226,26 @@ def main() -> None:
         res["peak_rss_mb"] = vm_hwm_mb()
         print(json.dumps(res))
         return
-    with tempfile.TemporaryDirectory(prefix="bench-diff-") as tmp:
-        work = Path(tmp)
-        t0 = time.perf_counter()
-        data = build(work, args.rows, args.files)
-        setup = time.perf_counter() - t0
-        scenarios: dict[str, Any] = {}
-        for name in ("identical", "confined", "full"):
-            ref = {"identical": "same"}.get(name, name)
-            ours = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t"])
-            entry: dict[str, Any] = {"branchops": ours}
-            if not args.skip_peers:
-                for tool in ("reladiff", "data-diff"):
-                    head = {"identical": "head_same"}.get(name, f"head_{name}")
-                    entry[tool] = run_child(args.peers_python, [tool, data["db"], "base", head])
-            peers = [v["seconds"] for k, v in entry.items() if k != "branchops" and "seconds" in v]
-            if peers and "seconds" in entry["branchops"]:
-                entry["speedup_vs_fastest_peer"] = round(min(peers) / max(entry["branchops"]["seconds"], 1e-9), 2)
-            scenarios[name] = entry
-            print(name, json.dumps(entry), flush=True)
-    out = {"rows": args.rows, "columns": len(COLUMNS), "changed_fraction": 0.01, "setup_seconds": round(setup, 1),
-           "data_files": data["data_files"], "confined_rows_changed": data["confined_rows_changed"],
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "scenarios": scenarios}
+    from branchops.diff.compute import DIFF_MEMORY_LIMIT
+
+    with workdir(args.work) as work:
+        marker = work / "bench-data.json"
+        if marker.exists() and json.loads(marker.read_text())["rows"] == args.rows:
+            data = json.loads(marker.read_text())
+        else:
+            t0 = time.perf_counter()
+            data = build(work, args.rows, args.files)
+            data.update(rows=args.rows, setup_seconds=round(time.perf_counter() - t0, 1))
+            marker.write_text(json.dumps(data))
+        scenarios = {name: scenario(name, work, data, args) for name in ("identical", "confined", "full")}
+    out = {"rows": args.rows, "columns": len(COLUMNS), "changed_fraction": 0.01,
+           "setup_seconds": data["setup_seconds"], "data_files": data["data_files"],
+           "confined_rows_changed": data["confined_rows_changed"], "memory_limit": DIFF_MEMORY_LIMIT,
+           "rounds": {"full": args.repeat, "other": args.repeat_other, "branchops": args.repeat},
+           "peer_timeout_seconds": args.peer_timeout,
+           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                       "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+           "scenarios": scenarios}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

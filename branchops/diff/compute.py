@@ -5,7 +5,8 @@ snapshots share data files (and neither has delete files) only the files they do
 read, because rows in shared files cancel out of a multiset difference; counts then come from
 snapshot summaries and column profiles from manifest statistics. A full scan reads the data files
 directly when neither side has delete files (the engine's Iceberg reader is not even loaded), else
-through the Iceberg table. The row diff itself is in ``rows``.
+through the Iceberg table. The row diff itself is in ``rows``; with a key, a scan's column profiles
+come from the pass that fetches the differing rows (each side is read twice in all).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from branchops.diff.model import (
     DuplicateKeys,
     FileStats,
     Method,
+    Profile,
     RefSide,
     RowCounts,
     SchemaDiff,
@@ -231,9 +233,12 @@ class TableDiff_:
             if rows[i] is None:  # delete files: the summary does not say how many rows are live
                 src = self._relation(i, side)
                 rows[i] = 0 if src is None else int(self.engine.query(q.count_rows(src).sql(self.dialect))[0][0])
-        diff = diff_rows(self.engine, base_src, head_src, columns, self.key, (rows[0] or 0, rows[1] or 0), self.opts)
+        counts = rows[0] or 0, rows[1] or 0
+        diff = diff_rows(self.engine, base_src, head_src, columns, self.key, counts, self.opts,
+                         source_rows=counts if method is Method.FULL_SCAN else None,
+                         profile=self.opts.profiles and method is not Method.FILE_PRUNING)
         read = (base_src, head_src)
-        profiles, profile_source = self._profiles(b, h, columns, method, read)
+        profiles, profile_source = self._profiles(b, h, columns, method, read, diff.profiles)
         return TableDiff(
             self.name, TableStatus.MODIFIED, method, key=self.key, key_source=self.key_source, schema=schema,
             rows=diff.rows, duplicate_keys=self._duplicates(read, method, b, h, diff.duplicates),
@@ -341,7 +346,10 @@ class TableDiff_:
         return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
     def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,
-                  read: tuple[exp.Expr | None, exp.Expr | None]) -> tuple[dict[str, ColumnProfiles], str | None]:
+                  read: tuple[exp.Expr | None, exp.Expr | None],
+                  done: tuple[dict[str, Profile], dict[str, Profile]] | None,
+                  ) -> tuple[dict[str, ColumnProfiles], str | None]:
+        """From manifests when pruning; else from a scan: the row diff's (``done``) or one here."""
         if not self.opts.profiles or not columns:
             return {}, None
         names = [c.name for c in columns]
@@ -349,6 +357,9 @@ class TableDiff_:
             pb = manifest_profiles(b.files(), b.schema, names)
             ph = manifest_profiles(h.files(), h.schema, names)
             return {n: ColumnProfiles(pb[n], ph[n]) for n in names}, "manifests"
-        pb = scan_profiles(self.engine, read[0], columns, 0, self.dialect)
-        ph = scan_profiles(self.engine, read[1], columns, 1, self.dialect)
+        if done is not None:
+            pb, ph = done
+        else:
+            pb = scan_profiles(self.engine, read[0], columns, 0, self.dialect)
+            ph = scan_profiles(self.engine, read[1], columns, 1, self.dialect)
         return {n: ColumnProfiles(pb.get(n), ph.get(n)) for n in names}, "scan"

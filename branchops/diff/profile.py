@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from branchops.engine.base import Engine
 
 
-def _one_row(engine: Engine, sql: str) -> dict[str, Any]:
+def one_row(engine: Engine, sql: str) -> dict[str, Any]:
     tbl = engine.query_arrow(sql)
     return {name: col[0].as_py() for name, col in zip(tbl.column_names, tbl.columns, strict=True)}
 
@@ -25,8 +25,14 @@ def scan_profiles(
 ) -> dict[str, Profile]:
     """Nulls, approximate distinct, min, max and mean of every column, in one pass over ``src``."""
     if src is None:
+        return profiles_from_row(None, columns)
+    return profiles_from_row(one_row(engine, q.profiles(src, columns, side).sql(dialect)), columns)
+
+
+def profiles_from_row(row: dict[str, Any] | None, columns: Sequence[q.DiffColumn]) -> dict[str, Profile]:
+    """The profiles in a row of ``queries.profiles`` (None: a side without rows)."""
+    if row is None:
         return {c.name: Profile(0, 0, 0, None, None, None) for c in columns}
-    row = _one_row(engine, q.profiles(src, columns, side).sql(dialect))
     rows = int(row["rows"])
     return {
         c.name: Profile(

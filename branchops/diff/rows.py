@@ -1,9 +1,12 @@
 """The row diff of one table in the engine: counts, per-column changes, samples, duplicate keys.
 
-With a key, one pass over each side (``queries.key_groups``) finds the key values whose rows
-differ and counts duplicate keys at the same time; a second pass fetches only the rows of those
-keys, and the multiset difference (``residue_hashes`` / ``residue_rows``) runs over that small set.
-Without a key, the multiset difference runs over every row (two passes per side).
+With a key, one pass over each side finds the key values whose rows differ: a join of
+``(key, row hash)`` when that proves every key unique (``keyed.join_groups``), else a group-by
+that also counts duplicate keys (``queries.key_groups``). A second pass fetches only the rows of
+those keys, computing the side's column profiles in the same scan while the rows are few
+(``keyed.fetch_and_profile``), and the multiset difference (``residue_hashes`` /
+``residue_rows``) runs over that small set. Without a key, the multiset difference runs over
+every row (two passes per side).
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from branchops.diff import keyed as kq
 from branchops.diff import queries as q
-from branchops.diff.model import RowCounts, Samples
-from branchops.diff.profile import side_samples, table_samples
+from branchops.diff.model import Profile, RowCounts, Samples
+from branchops.diff.profile import one_row, profiles_from_row, side_samples, table_samples
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -25,6 +29,10 @@ if TYPE_CHECKING:
 
 _IDS = itertools.count()
 
+#: the most values (rows x columns) of differing keys gathered in a list while profiling a side;
+#: above it the rows are fetched by a join (which can spill) and profiled by a scan of their own
+FOLD_MAX_CELLS = 5_000_000
+
 
 @dataclass
 class RowDiff:
@@ -33,6 +41,8 @@ class RowDiff:
     samples: Samples
     #: key values seen more than once (base, head) over everything read; None when not counted
     duplicates: tuple[int, int] | None = None
+    #: column profiles (base, head) computed by the pass that fetched the rows; None when not
+    profiles: tuple[dict[str, Profile], dict[str, Profile]] | None = None
 
 
 class _Scratch:
@@ -53,9 +63,14 @@ class _Scratch:
 
 def diff_rows(
     engine: Engine, base: exp.Expr | None, head: exp.Expr | None, columns: list[q.DiffColumn],
-    key: Sequence[str] | None, counts: tuple[int, int], opts: DiffOptions,
+    key: Sequence[str] | None, counts: tuple[int, int], opts: DiffOptions, *,
+    source_rows: tuple[int, int] | None = None, profile: bool = False,
 ) -> RowDiff:
-    """Diff the rows of ``base`` and ``head`` (None: no rows) over ``columns``."""
+    """Diff the rows of ``base`` and ``head`` (None: no rows) over ``columns``.
+
+    ``source_rows``: the rows of ``base`` and ``head`` when known (else counted when needed);
+    ``profile``: with a key, also profile both sides in the pass that fetches the differing rows.
+    """
     dialect = engine.DIALECT
     values = [c for c in columns if not key or c.name not in key]
     if (base is None and head is None) or not columns:
@@ -64,16 +79,15 @@ def diff_rows(
                        (0, 0) if key else None)
     scratch = _Scratch(engine)
     try:
-        duplicates = None
+        duplicates = profiles = None
         src, cols = (base, head), columns
         if key:
-            groups = scratch.store("k", q.key_groups(base, head, key, columns, dialect).sql(dialect))
-            dup = engine.query(q.duplicate_counts(groups, dialect).sql(dialect))[0]
-            duplicates = int(dup[0]), int(dup[1])
-            src = tuple(  # type: ignore[assignment]
-                None if s is None else q.source(scratch.store(f"c{i}", q.key_rows(
-                    s, groups, i, key, columns, dialect).sql(dialect)), dialect)
-                for i, s in enumerate((base, head)))
+            groups, duplicates, n_keys = _key_groups(engine, scratch, base, head, key, columns, source_rows)
+            fold = engine.FAST_KEYED_DIFF and profile and n_keys * len(columns) <= FOLD_MAX_CELLS
+            fetched = [_fetch(engine, scratch, s, groups, i, key, columns, fold) for i, s in enumerate((base, head))]
+            src = tuple(f[0] for f in fetched)  # type: ignore[assignment]
+            if fold:
+                profiles = fetched[0][1], fetched[1][1]
             cols = [replace(c, cast=None, cast_head=False) for c in columns]  # values stored cast
         hashes = scratch.store("h", q.residue_hashes(src[0], src[1], cols, dialect).sql(dialect))
         residue = scratch.store("r", q.residue_rows(src[0], src[1], hashes, cols, dialect).sql(dialect))
@@ -90,4 +104,42 @@ def diff_rows(
             samples = side_samples(engine, residue, columns, opts.sample, dialect)
     finally:
         scratch.drop()
-    return RowDiff(RowCounts(counts[0], counts[1], added, removed, changed), per_col, samples, duplicates)
+    return RowDiff(RowCounts(counts[0], counts[1], added, removed, changed), per_col, samples, duplicates, profiles)
+
+
+def _key_groups(
+    engine: Engine, scratch: _Scratch, base: exp.Expr | None, head: exp.Expr | None, key: Sequence[str],
+    columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None,
+) -> tuple[str, tuple[int, int], int]:
+    """The table of differing keys (``__d``), duplicate keys (base, head), how many keys differ."""
+    dialect = engine.DIALECT
+    if engine.FAST_KEYED_DIFF and base is not None and head is not None:
+        groups = scratch.store("j", kq.join_groups(base, head, key, columns, dialect).sql(dialect))
+        n, top_b, top_h, n_keys = (int(v) for v in engine.query(kq.join_check(groups, dialect).sql(dialect))[0])
+        rows = source_rows or tuple(
+            int(engine.query(q.count_rows(s).sql(dialect))[0][0]) for s in (base, head))
+        if n == rows[0] + rows[1] and top_b <= 1 and top_h <= 1:
+            return groups, (0, 0), n_keys
+        engine.drop_materialized(groups)  # a key repeats: group by key to count duplicates
+    groups = scratch.store("k", q.key_groups(base, head, key, columns, dialect).sql(dialect))
+    dup = engine.query(q.duplicate_counts(groups, dialect).sql(dialect))[0]
+    n_keys = int(engine.query(f"SELECT COUNT(*) FROM {groups} WHERE {q.DIFF}")[0][0])
+    return groups, (int(dup[0]), int(dup[1])), n_keys
+
+
+def _fetch(
+    engine: Engine, scratch: _Scratch, src: exp.Expr | None, groups: str, side: int, key: Sequence[str],
+    columns: Sequence[q.DiffColumn], fold: bool,
+) -> tuple[exp.Expr | None, dict[str, Profile]]:
+    """The rows of ``src`` whose key differs, stored; with ``fold`` also ``src``'s profiles."""
+    dialect = engine.DIALECT
+    if src is None:
+        return None, profiles_from_row(None, columns)
+    if not fold:
+        stored = scratch.store(f"c{side}", q.key_rows(src, groups, side, key, columns, dialect).sql(dialect))
+        return q.source(stored, dialect), {}
+    query, names = kq.fetch_and_profile(src, groups, side, key, columns, dialect)
+    gathered = scratch.store(f"p{side}", query.sql(dialect))
+    prof = profiles_from_row(one_row(engine, kq.profile_of(gathered, names, dialect).sql(dialect)), columns)
+    stored = scratch.store(f"c{side}", kq.unnested(gathered, dialect).sql(dialect))
+    return q.source(stored, dialect), prof

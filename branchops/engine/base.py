@@ -24,6 +24,9 @@ class Engine(ABC):
     READS_ANY_METADATA: ClassVar[bool] = False
     #: can read a chosen subset of a table's data files (diff file pruning)
     READS_DATA_FILES: ClassVar[bool] = False
+    #: runs the diff's engine-tuned keyed paths (a key join; profiles folded into the row fetch
+    #: through lists and UNNEST); others take the portable group-by path with the same results
+    FAST_KEYED_DIFF: ClassVar[bool] = False
 
     def __init__(self, catalog: VersionedCatalog) -> None:
         self.catalog = catalog

@@ -60,6 +60,7 @@ class DuckDBEngine(Engine):
     DIALECT: ClassVar[str] = "duckdb"
     READS_ANY_METADATA: ClassVar[bool] = True
     READS_DATA_FILES: ClassVar[bool] = True
+    FAST_KEYED_DIFF: ClassVar[bool] = True
 
     def __init__(
         self, catalog: VersionedCatalog, *, database: str = ":memory:", threads: int | None = None,
