@@ -9,11 +9,12 @@ keep them).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
-from nessie_server import NessieServer, start_nessie
+from nessie_server import NessieServer
 from s3_server import S3Server, start_s3
 from services import ServiceError
 from trino_server import TrinoServer, start_trino
@@ -21,53 +22,40 @@ from trino_server import TrinoServer, start_trino
 from branchops.config import Settings
 
 
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Stoppable)
+
+
 def _fail(name: str, e: ServiceError) -> None:
     pytest.fail(f"the {name} test server could not start: {e}", pytrace=False)
 
 
-# -- Nessie ------------------------------------------------------------------------------
+# -- S3 and Trino (the session's Nessie server is tests/conftest.py's `nessie_server`) -------
 
 
-@pytest.fixture(scope="session")
-def nessie_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NessieServer]:
+def _serve(name: str, start: Callable[[Path], _S], folder: Path) -> Iterator[_S]:
     try:
-        server = start_nessie(tmp_path_factory.mktemp("nessie"))
+        server = start(folder)
     except ServiceError as e:
-        _fail("Nessie", e)
+        _fail(name, e)
         raise
     try:
         yield server
     finally:
         server.stop()
-
-
-# -- S3 and Trino --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    try:
-        server = start_s3(tmp_path_factory.mktemp("s3"))
-    except ServiceError as e:
-        _fail("S3 (moto)", e)
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve("S3 (moto)", start_s3, tmp_path_factory.mktemp("s3"))
 
 
 @pytest.fixture(scope="session")
 def trino_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
-    try:
-        server = start_trino(tmp_path_factory.mktemp("trino"))
-    except ServiceError as e:
-        _fail("Trino", e)
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve("Trino", start_trino, tmp_path_factory.mktemp("trino"))
 
 
 @pytest.fixture
