@@ -324,10 +324,12 @@ class NessieVersionedCatalog(VersionedCatalog):
         if expected_target_hash is not None and expected_target_hash != t_head:
             raise ReferenceConflict(target, expected_target_hash, t_head)
         s_head = self.resolve(source)
-        if NO_ANCESTOR in (s_head, t_head):  # an empty side: Nessie's own merge base is of no use here
+        # Our own merge base (over every parent), the one merge_base() reports and the SQL backend
+        # uses: Nessie's may be older after merges, or missing when a side has no commits.
+        if NO_ANCESTOR in (s_head, t_head):
             base = NO_ANCESTOR
         else:
-            base = s_head if s_head == t_head else history.nessie_merge_base(self.api, target, t_head, s_head)
+            base = s_head if s_head == t_head else history.merge_base(self.api, t_head, s_head)
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
@@ -343,8 +345,8 @@ class NessieVersionedCatalog(VersionedCatalog):
         if plan.conflicts:
             raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
         merged = tuple(sorted(plan.changes))
-        if dry_run:
-            return MergeResult(source, target, None, merged, base, False, True, t_head)
+        if dry_run or not merged:  # nothing to write: the target already has all it would take
+            return MergeResult(source, target, None if dry_run else t_head, merged, base, False, dry_run, t_head)
         msg = message or f"merge {source} into {target}"
         if squash or base == NO_ANCESTOR:  # Nessie refuses to merge histories with no common ancestor
             props = dict(properties or {})
@@ -352,15 +354,20 @@ class NessieVersionedCatalog(VersionedCatalog):
                 props.setdefault("branchops.merged_from", s_head)
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
-        modes: dict[ContentKey, MergeBehavior] = {
-            tuple(t.split(".")): "FORCE" if t in plan.changes else "DROP"
-            for t in set(base_tables) | set(src_tables)
-            if base_tables.get(t) != src_tables.get(t)
-        }
-        resp = self.api.merge(target, t_head, None, s_head, message=msg, author=author or "branchops",
-                              properties=properties, key_modes=modes)
-        if not resp.successful or not resp.target_hash:  # the target moved since it was read
-            raise ReferenceConflict(target, t_head, self.get_ref(target).hash)
+        # The plan's tables are forced, every other table keeps the target's content, so Nessie applies
+        # exactly our plan (its own conflict check looks at history, not at the final pointers).
+        modes: dict[ContentKey, MergeBehavior] = {tuple(t.split(".")): "FORCE" for t in plan.changes}
+        try:
+            resp = self.api.merge(target, t_head, None, s_head, message=msg, author=author or "branchops",
+                                  properties=properties, key_modes=modes, default_mode="DROP")
+        except UsageError:  # Nessie's view of the history disagrees with the plan (e.g. an unused key mode)
+            resp = None
+        if resp is None or not resp.successful or not resp.target_hash:
+            if self.get_ref(target).hash != t_head:  # the target moved since it was read: plan again
+                raise ReferenceConflict(target, t_head, self.get_ref(target).hash)
+            props = {**(properties or {}), "branchops.merged_from": s_head}  # Nessie refused: our plan, one parent
+            c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
+            return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)
 
     def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
