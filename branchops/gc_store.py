@@ -1,10 +1,10 @@
-"""Where gc lists and deletes the warehouse's files: a local folder (``pyarrow.fs``) or S3 (boto3).
+"""Where gc lists and deletes the warehouse's files: a local folder (``pyarrow.fs``) or S3 (botocore).
 
-On S3, boto3 lists with ``list_objects_v2`` and deletes up to 1,000 keys per ``DeleteObjects``
+On S3, botocore lists with ``list_objects_v2`` and deletes up to 1,000 keys per ``DeleteObjects``
 call (Arrow's S3 file system deletes one key per request and leaves empty "directory" marker
 objects behind). Endpoint, region and keys are the ones pyiceberg uses (``s3.*`` FileIO
 properties: the settings' ``s3_endpoint`` / ``s3_region`` and the standard AWS environment);
-without keys boto3 finds its own (profile, instance role). Failures become :class:`BackendError`
+without keys botocore finds its own (profile, instance role). Failures become :class:`BackendError`
 with the secret keys redacted.
 """
 
@@ -186,14 +186,16 @@ class S3Store(WarehouseStore):
 
 
 def _s3_client(props: dict[str, str]) -> Any:
-    import boto3
+    # botocore, not boto3: it comes with pyiceberg's s3fs through aiobotocore, which pins the
+    # range it accepts; a direct boto3 dependency is what sent pip backtracking on fresh installs.
+    import botocore.session
     from botocore.config import Config
 
     endpoint = props.get("s3.endpoint")
     virtual = props.get("s3.force-virtual-addressing", "").lower() == "true"
     config = Config(s3={"addressing_style": "virtual" if virtual or not endpoint else "path"},
                     retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client(
+    return botocore.session.get_session().create_client(
         "s3", endpoint_url=endpoint, region_name=props.get("s3.region"), config=config,
         aws_access_key_id=props.get("s3.access-key-id"), aws_secret_access_key=props.get("s3.secret-access-key"),
         aws_session_token=props.get("s3.session-token"),
