@@ -9,16 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.catalog import load_catalog
 from branchops.catalog.base import INTERNAL_PREFIX, MergeResult, RefType, VersionedCatalog, validate_table_id
-from branchops.catalog.iceberg import BranchIcebergCatalog
 from branchops.config import Settings, load_settings
 from branchops.errors import RefNotFound, UsageError
-from branchops.ingest import fit_to_schema, normalize, read_file
+
+if TYPE_CHECKING:  # pyarrow and pyiceberg load when data is read or written, not for ref commands
+    import pyarrow as pa
+
+    from branchops.catalog.iceberg import BranchIcebergCatalog
 
 
 @dataclass
@@ -34,6 +35,8 @@ class WriteSession:
 
     @property
     def iceberg(self) -> BranchIcebergCatalog:
+        from branchops.catalog.iceberg import BranchIcebergCatalog
+
         return BranchIcebergCatalog(self.catalog, self.branch, message=f"write for {self.target}")
 
     def written_tables(self) -> list[str]:
@@ -153,6 +156,10 @@ class Lakehouse:
         if mode not in ("append", "overwrite"):
             raise UsageError(f"unknown mode {mode!r}", hint="use --mode append or --mode overwrite")
         branch = branch or self.main
+        import pyarrow as pa
+
+        from branchops.ingest import fit_to_schema, normalize, read_file
+
         data = normalize(source) if isinstance(source, pa.Table) else read_file(source, fmt)
         evolved: tuple[str, ...] = ()
         created = False

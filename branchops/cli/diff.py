@@ -10,7 +10,6 @@ import typer
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, console, emit
 from branchops.cli.state import STATE
-from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
 from branchops.errors import ExitCode
 
 
@@ -35,6 +34,8 @@ def diff(
 
     lh = STATE.lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
+    from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
+
     options = DiffOptions(
         keys=parse_key_flags(key or []), tables=patterns, include_unchanged=all_, sample=sample,
         tolerance=tolerance, profiles=not no_profiles,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, emit, err_console, say, short
 from branchops.cli.state import STATE
-from branchops.gc import collect_garbage
-from branchops.pr import OnConflict, Outcome, PullRequests, Reporter
+from branchops.pr.model import OnConflict
 from branchops.secrets import redact
+
+if TYPE_CHECKING:
+    from branchops.pr import Outcome, PullRequests
 
 pr_app = typer.Typer(help="The PR lifecycle in CI: build and diff a branch per PR, merge on approval.",
                      no_args_is_help=True)
@@ -33,6 +35,8 @@ def _prs(fmt: OutputFormat) -> PullRequests:
     def progress(msg: str) -> None:
         if fmt is not OutputFormat.JSON:
             err_console.print(f"[dim]{redact(msg)}[/]")
+
+    from branchops.pr import PullRequests, Reporter
 
     return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress)
 
@@ -124,6 +128,8 @@ def gc(
     output: OutputOpt = None,
 ) -> None:
     """Drop idle PR branches, then delete warehouse files no ref and no recent commit references."""
+    from branchops.gc import collect_garbage
+
     res = collect_garbage(STATE.lakehouse(), older_than=older_than, dry_run=dry_run)
     verb = "would free" if dry_run else "freed"
     emit(STATE.fmt(output), res.to_dict(), lambda: say(

@@ -10,7 +10,6 @@ import typer
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short
 from branchops.cli.state import STATE
-from branchops.setup import init_project
 
 
 @app.command()
@@ -24,6 +23,8 @@ def init(
     output: OutputOpt = None,
 ) -> None:
     """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch."""
+    from branchops.setup import init_project
+
     result = init_project(
         directory,
         backend=backend,

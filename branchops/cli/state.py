@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from branchops.cli.output import OutputFormat
-from branchops.config import Settings, load_settings
-from branchops.lakehouse import Lakehouse
+
+if TYPE_CHECKING:
+    from branchops.config import Settings
+    from branchops.lakehouse import Lakehouse
 
 
 @dataclass
@@ -18,10 +21,14 @@ class State:
     _lakehouse: Lakehouse | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
+        from branchops.config import load_settings
+
         return load_settings(self.config)
 
     def lakehouse(self) -> Lakehouse:
         if self._lakehouse is None:
+            from branchops.lakehouse import Lakehouse
+
             self._lakehouse = Lakehouse(self.settings())
         return self._lakehouse
 

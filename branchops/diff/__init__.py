@@ -4,22 +4,29 @@
 ``render_json(result)``, ``print_text(result)``.
 """
 
-from branchops.diff.compute import DiffOptions, diff_refs
-from branchops.diff.keys import keys_from_manifest, load_ref_manifest, parse_key_flags
-from branchops.diff.model import (
-    ChangedRow,
-    ColumnProfiles,
-    DiffResult,
-    DuplicateKeys,
-    Method,
-    Profile,
-    RowCounts,
-    Samples,
-    SchemaDiff,
-    TableDiff,
-    TableStatus,
-)
-from branchops.diff.render import MAX_COMMENT_BYTES, print_text, render_json, render_markdown
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from branchops._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name loads on first use
+    from branchops.diff.compute import DiffOptions, diff_refs
+    from branchops.diff.keys import keys_from_manifest, load_ref_manifest, parse_key_flags
+    from branchops.diff.model import (
+        ChangedRow,
+        ColumnProfiles,
+        DiffResult,
+        DuplicateKeys,
+        Method,
+        Profile,
+        RowCounts,
+        Samples,
+        SchemaDiff,
+        TableDiff,
+        TableStatus,
+    )
+    from branchops.diff.render import MAX_COMMENT_BYTES, print_text, render_json, render_markdown
 
 __all__ = [
     "MAX_COMMENT_BYTES",
@@ -43,3 +50,27 @@ __all__ = [
     "render_json",
     "render_markdown",
 ]
+
+_EXPORTS = {
+    "MAX_COMMENT_BYTES": "branchops.diff.render",
+    "ChangedRow": "branchops.diff.model",
+    "ColumnProfiles": "branchops.diff.model",
+    "DiffOptions": "branchops.diff.compute",
+    "DiffResult": "branchops.diff.model",
+    "DuplicateKeys": "branchops.diff.model",
+    "Method": "branchops.diff.model",
+    "Profile": "branchops.diff.model",
+    "RowCounts": "branchops.diff.model",
+    "Samples": "branchops.diff.model",
+    "SchemaDiff": "branchops.diff.model",
+    "TableDiff": "branchops.diff.model",
+    "TableStatus": "branchops.diff.model",
+    "diff_refs": "branchops.diff.compute",
+    "keys_from_manifest": "branchops.diff.keys",
+    "load_ref_manifest": "branchops.diff.keys",
+    "parse_key_flags": "branchops.diff.keys",
+    "print_text": "branchops.diff.render",
+    "render_json": "branchops.diff.render",
+    "render_markdown": "branchops.diff.render",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
