@@ -21,7 +21,8 @@ from branchops.setup import init_project
 
 Say = Callable[[str], None]
 
-SAMPLE_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+#: the sample dbt project, shipped as package data (in a checkout, a link to ../dbt_project)
+SAMPLE_PROJECT = Path(__file__).resolve().parent / "sample_project"
 #: the PR of the story: gold customers from a lifetime value of 800 instead of 1,000
 CHANGED_MODEL = Path("models/marts/customer_segments.sql")
 CHANGE = ("when lifetime_value >= 1000 then 'gold'", "when lifetime_value >= 800 then 'gold'")
@@ -42,7 +43,7 @@ def _copy_project(dest: Path) -> Path:
         raise ConfigError(
             f"the sample dbt project is not at {SAMPLE_PROJECT}",
             unchanged="nothing was written",
-            hint="run quickstart from a source checkout installed with `pip install -e .`",
+            hint="reinstall branchops (`pip install --force-reinstall branchops`): its package data is incomplete",
         )
     shutil.copytree(SAMPLE_PROJECT, dest, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     return dest
