@@ -37,6 +37,8 @@ def _summary(result: Any) -> None:
             f"{short(result.hash)}: {', '.join(result.built)}")
     elif result.command in ("build", "run", "seed", "snapshot"):
         say(f"Nothing to publish: {result.branch} is unchanged")
+    for note in result.notes:
+        say(f"Note: {note}")
     if result.reused:
         say(f"Kept as they are on {result.branch} (zero-copy): {', '.join(result.reused)}")
     if any(tests.values()):
@@ -66,6 +68,15 @@ def _command(name: str) -> None:
 
 for _name in ("build", "run", "test", "seed", "snapshot", "compile", "ls"):
     _command(_name)
+
+
+@dbt_app.command("deps", context_settings=PASS_THROUGH,
+                 help="`dbt deps`: install the project's packages (other flags go to dbt).")
+def deps(ctx: typer.Context, project_dir: ProjectOpt = Path(".")) -> None:
+    from branchops.dbt.project import DbtProject
+    from branchops.dbt.runner import run_deps
+
+    run_deps(DbtProject.load(project_dir).path, list(ctx.args), announce=False)
 
 
 @app.command("sql")

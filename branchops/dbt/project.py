@@ -8,8 +8,9 @@ that invocation's scratch DuckDB database.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; dbt-core depends on it
 
@@ -26,6 +27,7 @@ class DbtProject:
     path: Path
     name: str
     profile: str
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, project_dir: str | Path) -> DbtProject:
@@ -47,7 +49,7 @@ class DbtProject:
         if not isinstance(data, dict) or not data.get("name"):
             raise UsageError(f"{spec} has no `name:`", hint="see https://docs.getdbt.com/reference/dbt_project.yml")
         name = str(data["name"])
-        return cls(path=path, name=name, profile=str(data.get("profile") or name))
+        return cls(path=path, name=name, profile=str(data.get("profile") or name), spec=data)
 
     def write_profile(self, folder: Path, *, scratch_spec: Path, schema: str, threads: int) -> Path:
         """Write ``profiles.yml`` for a dbt-duckdb build in memory over the tables of

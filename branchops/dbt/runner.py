@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import fetch, find_build, store_artifacts
+from branchops.dbt.artifacts import fetch, find_build, store_artifacts, version_note
+from branchops.dbt.deps import deps_command, missing_packages
 from branchops.dbt.project import DbtProject
 from branchops.dbt.publish import write_relation_detail
 from branchops.dbt.results import (
@@ -81,6 +82,27 @@ def _invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False) -
             close_dbt_connections()
 
 
+def run_deps(project_dir: str | Path, args: Sequence[str] = (), *, announce: bool = True) -> None:
+    """``dbt deps`` for the project: installs its packages into its ``dbt_packages/``.
+
+    Raises:
+        UsageError: dbt could not install them (no network to the package hub, a bad spec).
+    """
+    path = Path(project_dir).resolve()
+    if announce:
+        print(f"branchops: {path.name} declares dbt packages that are not installed: running "
+              f"`{deps_command(path)}`", file=sys.stderr)
+    quiet_log = [] if dbt_args.has_flag(args, "--log-level-file", "--log-path") else ["--log-level-file", "none"]
+    res = _invoke(["deps", "--project-dir", str(path), *quiet_log, *args])
+    if not res.success:
+        raise UsageError(
+            f"dbt could not install the project's packages: {_failure_text(res) or 'dbt deps failed'}",
+            unchanged="nothing was built or written",
+            hint=f"run `{deps_command(path)}` where the package hub (or your packages' git hosts) can be "
+                 "reached, then retry; or commit the installed dbt_packages/ folder",
+        )
+
+
 def _failure_text(res: dbtRunnerResult) -> str | None:
     return None if res.exception is None else str(res.exception).strip()
 
@@ -113,9 +135,12 @@ class _Invocation:
                 unchanged="nothing was built or written",
                 hint=f"run `branchops dbt build --branch {base}` first, or select without state:",
             )
-        fetch(self.lh.catalog, stored.manifest, self.work / "state" / "manifest.json")
+        state = fetch(self.lh.catalog, stored.manifest, self.work / "state" / "manifest.json")
         self.state_args = ["--state", str(self.work / "state")]
         result.base, result.state_commit = base, stored.commit
+        note = version_note(state)
+        if note:
+            result.notes.append(note)
 
     def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
         res = _invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
@@ -173,6 +198,9 @@ def run_dbt(
     project = DbtProject.load(project_dir)
     user_args = [*args, *(["--select", *select] if select else [])]
     dbt_args.check_owned(user_args)
+    if missing_packages(project.path, project.spec):
+        with _dbt_console(dbt_output):
+            run_deps(project.path)
     if command in PUBLISHING:
         lakehouse.require_branch(branch)
     tables = lakehouse.catalog.tables(branch)
