@@ -83,3 +83,22 @@ def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     return dest
+
+
+def version_note(manifest_path: Path) -> str | None:
+    """A note when the stored manifest a PR compares against was written by another dbt minor
+    version (after an upgrade). dbt 1.11 reads 1.10's manifests (both schema v12) and compares
+    node by node, so ``state:modified`` still selects only what the PR changed; the note says so,
+    so nobody wonders why the first PR after an upgrade looked different."""
+    import json
+
+    from dbt.version import __version__ as current
+
+    meta = json.loads(manifest_path.read_text()).get("metadata", {})
+    stored, schema = str(meta.get("dbt_version") or "unknown"), str(meta.get("dbt_schema_version") or "")
+    if stored.split(".")[:2] == current.split(".")[:2]:
+        return None
+    version = schema.rsplit("/", 1)[-1].removesuffix(".json") or "unknown"
+    return (f"the base's stored build was made by dbt {stored}; this run (dbt {current}) compared against it "
+            f"node by node (manifest schema {version}), so state:modified selected what the change touches")
+

@@ -77,6 +77,7 @@ class DbtRunResult:
     listed: list[str] = field(default_factory=list)  # `dbt ls` output
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what branchops decided for the user, in words
 
     @property
     def built(self) -> list[str]:
@@ -104,6 +105,7 @@ class DbtRunResult:
             "exposures": [e.to_dict() for e in self.exposures], "manifest": self.manifest,
             "run_results": self.run_results, "listed": self.listed,
             "timings": {k: round(v, 3) for k, v in self.timings.items()}, "error": self.error,
+            "notes": list(self.notes),
         }
 
 

@@ -58,4 +58,5 @@ def outcome_of(result: DbtRunResult, seconds: float) -> BuildOutcome:
         ),
         seconds=seconds,
         published_hash=result.hash,
+        notes=tuple(result.notes),
     )

@@ -85,9 +85,11 @@ class BuildOutcome:
     keys: dict[str, list[str]] = field(default_factory=dict)  # table -> primary key from the manifest
     seconds: float = 0.0
     published_hash: str | None = None
+    notes: tuple[str, ...] = ()  # e.g. the base's manifest came from another dbt version
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "notes": list(self.notes),
             "ok": self.ok, "built": list(self.built), "reused": list(self.reused), "tests": self.tests.to_dict(),
             "errors": list(self.errors), "exposures": list(self.exposures), "seconds": round(self.seconds, 3),
             "published_hash": self.published_hash,

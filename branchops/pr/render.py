@@ -115,6 +115,7 @@ def build_section(build: BuildOutcome) -> str:
     ]
     if build.built:
         lines.append("built: " + ", ".join(f"`{m}`" for m in build.built))
+    lines += [f"- note: {_cell(note)}" for note in build.notes]
     for err in [*build.errors, *t.failures][:20]:
         lines.append(f"- ❌ {_cell(err)}")
     return "\n".join(lines)
