@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalogBaseTable
 from sqlalchemy import (
     Column,
     Connection,
     Engine,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -38,7 +38,11 @@ from sqlalchemy.pool import StaticPool
 
 from branchops.catalog.base import NO_ANCESTOR
 
-metadata = MetaData()  # branchops' own tables (pyiceberg's are in SqlCatalogBaseTable.metadata)
+metadata = MetaData()  # branchops' own tables
+#: pyiceberg's ``SqlCatalog`` / Iceberg's JDBC catalog tables, declared here with their exact DDL
+#: (a test compares it with pyiceberg's models): importing ``pyiceberg.catalog.sql`` costs ~0.35 s,
+#: which every quick command (``branch list``) would pay.
+jdbc_metadata = MetaData()
 refs_t = Table(
     "branchops_refs",
     metadata,
@@ -75,8 +79,26 @@ changes_t = Table(
     Column("old_location", String(1000), nullable=True),
     Column("new_location", String(1000), nullable=True),
 )
-ice_t = cast(Table, IcebergTables.__table__)
-ns_t = cast(Table, IcebergNamespaceProperties.__table__)
+ice_t = Table(
+    "iceberg_tables",
+    jdbc_metadata,
+    Column("catalog_name", String(255), nullable=False),
+    Column("table_namespace", String(255), nullable=False),
+    Column("table_name", String(255), nullable=False),
+    Column("metadata_location", String(1000), nullable=True),
+    Column("previous_metadata_location", String(1000), nullable=True),
+    Column("iceberg_type", String(5), nullable=True),
+    PrimaryKeyConstraint("catalog_name", "table_namespace", "table_name"),
+)
+ns_t = Table(
+    "iceberg_namespace_properties",
+    jdbc_metadata,
+    Column("catalog_name", String(255), nullable=False),
+    Column("namespace", String(255), nullable=False),
+    Column("property_key", String(255), nullable=False),
+    Column("property_value", String(1000), nullable=False),
+    PrimaryKeyConstraint("catalog_name", "namespace", "property_key"),
+)
 READ_ONLY = "branchops_read_only"  # execution option: this connection only reads
 _SCHEMA_LOCK_KEY = 0x6272616E63686F70  # "branchop": PostgreSQL advisory lock held while creating tables
 
@@ -126,7 +148,7 @@ def ensure_schema(engine: Engine, default_branch: str) -> None:
             # Processes opening a new database at once would race in CREATE TABLE (its
             # check-then-create is not atomic): one at a time; DDL is transactional there.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        SqlCatalogBaseTable.metadata.create_all(conn)
+        jdbc_metadata.create_all(conn)
         metadata.create_all(conn)
         if conn.execute(select(refs_t.c.name).where(refs_t.c.name == default_branch)).first():
             return

@@ -60,3 +60,17 @@ def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
     finally:
         writer.close()
         reader.close()
+
+
+def test_jdbc_tables_have_pyiceberg_s_exact_layout() -> None:
+    """branchops declares pyiceberg's SqlCatalog tables itself (a cheap import); the DDL must stay
+    identical to pyiceberg's, so any Iceberg JDBC/SqlCatalog engine keeps reading a branch."""
+    from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateTable
+
+    from branchops.catalog.sql_schema import ice_t, ns_t
+
+    for ours, theirs in ((ice_t, IcebergTables.__table__), (ns_t, IcebergNamespaceProperties.__table__)):
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            assert str(CreateTable(ours).compile(dialect=dialect)) == str(CreateTable(theirs).compile(dialect=dialect))
