@@ -11,12 +11,23 @@
 """
 
 from branchops.dagster.assets import branchops_dbt_assets
+from branchops.dagster.checks import CheckOutcome, RowCountCheck
+from branchops.dagster.code import DbtCode, GitDbtProject, last_merged_sha
 from branchops.dagster.manifest import prepare_manifest
+from branchops.dagster.nightly import NightlyBuild, NightlyChecksFailed, nightly_job
 from branchops.dagster.resource import BranchopsResource, branch_deployment_pr
 
 __all__ = [
     "BranchopsResource",
+    "CheckOutcome",
+    "DbtCode",
+    "GitDbtProject",
+    "NightlyBuild",
+    "NightlyChecksFailed",
+    "RowCountCheck",
     "branch_deployment_pr",
     "branchops_dbt_assets",
+    "last_merged_sha",
+    "nightly_job",
     "prepare_manifest",
 ]
