@@ -53,3 +53,45 @@ def new_orders(lh: Lakehouse, branch: str, count: int) -> None:
 
 def rows(table: pa.Table) -> int:
     return int(table.num_rows)
+
+
+def git(*args: str, cwd: Path) -> str:
+    import subprocess
+
+    env_args = ["-c", "user.name=branchops tests", "-c", "user.email=tests@branchops.invalid",
+                "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+    done = subprocess.run(["git", *env_args, *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def dbt_repo(root: Path, markers: list[str]) -> tuple[Path, list[str]]:
+    """A bare git repository holding the sample project under ``dbt_project/``, one commit per
+    marker: ``stg_customers`` gets a ``code_version`` column holding it. Returns the bare repo
+    and the commits' shas."""
+    work = root / "work"
+    work.mkdir(parents=True)
+    git("init", "--quiet", cwd=work)
+    project = copy_project(work / "dbt_project")
+    model = project / "models" / "staging" / "stg_customers.sql"
+    original = model.read_text()
+    shas = []
+    for marker in markers:
+        model.write_text(original.replace("    country\n", f"    country,\n    '{marker}' as code_version\n"))
+        git("add", "-A", cwd=work)
+        git("commit", "--quiet", "-m", f"dbt code {marker}", cwd=work)
+        shas.append(git("rev-parse", "HEAD", cwd=work))
+    bare = root / "dbt.git"
+    git("clone", "--quiet", "--bare", str(work), str(bare), cwd=root)
+    return bare, shas
+
+
+def record_pr_merge(lh: Lakehouse, pr: int, sha: str) -> None:
+    """Merge a PR branch into main with the audit properties `branchops pr merge` writes."""
+    from branchops.pr.model import MERGE_OP, OPERATION, P
+
+    branch = f"pr-{pr}"
+    lh.catalog.create_branch(branch, from_ref=lh.main)
+    lh.ingest(f"raw.pr_{pr}_marker", pa.table({"pr": [pr]}), branch=branch)
+    lh.catalog.merge(branch, lh.main, message=f"merge PR #{pr}", squash=True,
+                     properties={OPERATION: MERGE_OP, P: str(pr), f"{P}.sha": sha})
+    lh.drop_branch(branch)
