@@ -95,3 +95,21 @@ def test_a_failing_landing_step_writes_nothing_to_main(lakehouse: Lakehouse, con
     result = run_nightly(config_path, manifest, land)
     assert not result.success and snapshot(lakehouse)["main"] == before["main"]
     assert "missing.csv" in failure_text(result)
+
+
+def test_a_landing_op_of_the_users_own(lakehouse: Lakehouse, config_path: str, manifest: Path) -> None:
+    """The landing step as the user's own op (taking and returning the branch); dbt flags pass through."""
+
+    @dg.op(required_resource_keys={"branchops"}, ins={"branch": dg.In(str)}, out=dg.Out(str))
+    def airbyte_sync(context, branch):  # type: ignore[no-untyped-def]  # Dagster reads real annotations only
+        with context.resources.branchops.lakehouse() as lh:
+            duplicate_order(lh, branch)
+        return branch
+
+    before = snapshot(lakehouse)
+    result = run_nightly(config_path, manifest, airbyte_sync, dbt_args=["--select", "stg_orders"])
+    assert not result.success and snapshot(lakehouse)["main"] == before["main"]
+    assert result.output_for_node("airbyte_sync") == f"nightly-{result.run_id}"
+    build = result.output_for_node("dbt_build_on_branch").dbt
+    assert {n.name for n in build.nodes if n.resource_type == "model"} == {"stg_orders"}  # only the selection
+    assert "dbt test unique_stg_orders_order_id: fail" in failure_text(result)

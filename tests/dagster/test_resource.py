@@ -105,3 +105,13 @@ def test_fields_instead_of_a_file(lakehouse: Lakehouse, tmp_path: Path, monkeypa
     res = BranchopsResource(catalog_uri=s.catalog_url, warehouse=s.warehouse_location, branch="dev")
     with res.lakehouse() as lh:
         assert lh.catalog.tables("main") == lakehouse.catalog.tables("main")
+
+
+def test_import_branchops_does_not_import_dagster() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, branchops\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
