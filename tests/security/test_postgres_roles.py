@@ -118,11 +118,16 @@ def test_pr_role_syncs_a_pull_request(shop: Shop) -> None:
     shutil.copytree(shop.project, edited)
     target = next(edited.rglob("customers.sql"))
     target.write_text(src.read_text() + "\n-- a comment: the model is modified, its output the same\n")
+    warehouse = shop.root / "wh"
+    files_before = {p for p in warehouse.rglob("*") if p.is_file()}
     with Lakehouse(shop.settings("pr")) as lh:
         before = lh.catalog.tables("main")
         printed: list[str] = []
         out = PullRequests(lh, Reporter(None, echo=printed.append, env={})).sync(5, SHA, edited)
         assert out.status is Status.PASSED, out.reason
+        # every file the PR job wrote (data, metadata, dbt artifacts) is under its own prefix
+        new = {p for p in warehouse.rglob("*") if p.is_file()} - files_before
+        assert new and all(p.is_relative_to(warehouse / "branches" / "pr-5") for p in new), new
         assert lh.catalog.get_ref("pr-5").type is RefType.BRANCH
         assert lh.catalog.tables("main") == before
         # the PR's rebuilt model is its own file, main keeps its pointer
