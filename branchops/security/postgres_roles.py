@@ -11,11 +11,12 @@ Three group roles (``NOLOGIN``; grant them to the login users of your CI jobs):
   files is the store's permission, not the catalog's.
 
 Table privileges let the PR role insert into the commit tables but never update or delete
-them; ``BEFORE`` row triggers on every table that names a ref (branchops' refs and commits,
+them; statement-level triggers (over the statement's transition tables: one check per ref a
+statement touches, not per row) on every table that names a ref (branchops' refs and commits,
 pyiceberg's ``iceberg_tables`` / ``iceberg_namespace_properties`` rows, whose ``catalog_name`` is
-the ref) refuse any row of a ref the current role may not write, with SQLSTATE 42501 and the
-role it lacks. The triggers see every client: branchops, pyiceberg's own ``SqlCatalog``, psql.
-Only the tables' owner (who applies this) and superusers are above them.
+the ref) refuse a statement touching a ref the current role may not write, with SQLSTATE 42501
+and the role it lacks; the statement is rolled back. The triggers see every client: branchops,
+pyiceberg's own ``SqlCatalog``, psql. Only the tables' owner (who applies this) and superusers are above them.
 
 :func:`install_error_translation` turns the database's refusals into :class:`PermissionDenied`
 (exit 1) naming the permission the job lacks.
@@ -36,7 +37,7 @@ from branchops.errors import PermissionDenied, UsageError
 if TYPE_CHECKING:
     from branchops.config import Settings
 
-GUARD_TRIGGER = "branchops_guard"
+GUARD_TRIGGER = "branchops_guard"  # + _ins / _upd / _del: one statement-level trigger per event
 #: SQLSTATE insufficient_privilege: PostgreSQL's own "permission denied" and our triggers' refusals
 INSUFFICIENT_PRIVILEGE = "42501"
 _ROLE_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
@@ -134,11 +135,18 @@ def roles_sql(
     out.append(_child_function(child_fn, check_fn, f"{s}.{ident(commits_table)}"))
     for g in guarded_tables():
         target = f"{s}.{ident(g.table.name)}"
+        fn = f"{child_fn if g.via_commit else guard_fn}({literal(g.column)})"
+        events = [("ins", "INSERT", "NEW TABLE AS new_rows"),
+                  ("upd", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                  ("del", "DELETE", "OLD TABLE AS old_rows")]
         out.append(f"DROP TRIGGER IF EXISTS {GUARD_TRIGGER} ON {target};")
-        out.append(
-            f"CREATE TRIGGER {GUARD_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON {target} FOR EACH ROW "
-            f"EXECUTE FUNCTION {child_fn if g.via_commit else guard_fn}({literal(g.column)});"
-        )
+        for suffix, when, tables in events:
+            name = f"{GUARD_TRIGGER}_{suffix}"
+            out.append(f"DROP TRIGGER IF EXISTS {name} ON {target};")
+            # statement level over transition tables: one check per ref a statement touches, so
+            # a fork that copies 1,000 pointer rows costs one check, not 1,000
+            out.append(f"CREATE TRIGGER {name} AFTER {when} ON {target} REFERENCING {tables} "
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION {fn};")
     return "\n".join(out) + "\n"
 
 
@@ -173,32 +181,44 @@ $fn$;"""
 def _guard_function(name: str, check_fn: str) -> str:
     return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+DECLARE
+    ref_ text;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM {check_fn}(to_jsonb(OLD) ->> TG_ARGV[0], lower(TG_OP) || ' rows of', TG_RELID);
+        FOR ref_ IN EXECUTE format('SELECT DISTINCT %I FROM old_rows', TG_ARGV[0]) LOOP
+            PERFORM {check_fn}(ref_, lower(TG_OP) || ' rows of', TG_RELID);
+        END LOOP;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        PERFORM {check_fn}(to_jsonb(NEW) ->> TG_ARGV[0], lower(TG_OP) || ' rows of', TG_RELID);
-        RETURN NEW;
+        FOR ref_ IN EXECUTE format('SELECT DISTINCT %I FROM new_rows', TG_ARGV[0]) LOOP
+            PERFORM {check_fn}(ref_, lower(TG_OP) || ' rows of', TG_RELID);
+        END LOOP;
     END IF;
-    RETURN OLD;
+    RETURN NULL;
 END
 $fn$;"""
 
 
 def _child_function(name: str, check_fn: str, commits: str) -> str:
+    rows = ("SELECT DISTINCT coalesce(c.ref, ''?unknown commit '' || r.%1$I) FROM %2$s r "
+            f"LEFT JOIN {commits} c ON c.hash = r.%1$I")
     return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 DECLARE
-    row_ jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
-    owner_ref text;
+    ref_ text;
 BEGIN
-    SELECT c.ref INTO owner_ref FROM {commits} c WHERE c.hash = row_ ->> TG_ARGV[0];
     -- a commit that does not exist (yet) belongs to no ref anyone may write
-    PERFORM {check_fn}(coalesce(owner_ref, '?unknown commit ' || (row_ ->> TG_ARGV[0])),
-                       'change the history of', TG_RELID);
-    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-    RETURN NEW;
+    IF TG_OP <> 'INSERT' THEN
+        FOR ref_ IN EXECUTE format('{rows}', TG_ARGV[0], 'old_rows') LOOP
+            PERFORM {check_fn}(ref_, 'change the history of', TG_RELID);
+        END LOOP;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        FOR ref_ IN EXECUTE format('{rows}', TG_ARGV[0], 'new_rows') LOOP
+            PERFORM {check_fn}(ref_, 'change the history of', TG_RELID);
+        END LOOP;
+    END IF;
+    RETURN NULL;
 END
 $fn$;"""
 

@@ -233,7 +233,7 @@ def test_cli_prints_roles_and_a_refusal_exits_1(shop: Shop, capsys: pytest.Captu
     code, out, _ = _run_cli(capsys, "--config", str(shop.root / "branchops.toml"), "init", "--print-roles",
                             "--role-prefix", shop.prefix)
     assert code == 0
-    assert f'CREATE ROLE "{shop.prefix}_pr" NOLOGIN' in out and "CREATE TRIGGER branchops_guard" in out
+    assert f'CREATE ROLE "{shop.prefix}_pr" NOLOGIN' in out and "CREATE TRIGGER branchops_guard_ins" in out
     csv = shop.root / "extra.csv"
     csv.write_text("id\n1\n")
     monkeypatch.setenv("BRANCHOPS_CATALOG_URI", shop.urls["pr"])
