@@ -17,6 +17,7 @@
      |    +-- ProtectedRef              drop of / direct write to a protected ref
      |    +-- DbtFailed                 a dbt model or test failed
      |    +-- GateFailed                a merge gate said no
+     |    +-- PermissionDenied          the catalog or store refused this job's credentials
      +-- BackendError                   exit 1: a server or store failed (Nessie, Trino, S3)
 
 Every error carries three parts a person needs: what happened (the message), what was left
@@ -141,6 +142,17 @@ class DbtFailed(CheckFailed):
 
 class GateFailed(CheckFailed):
     pass
+
+
+class PermissionDenied(CheckFailed):
+    """The server refused the job's credentials; ``permission`` names what they lack."""
+
+    def __init__(self, message: str, *, permission: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.permission = permission
+
+    def details(self) -> dict[str, Any]:
+        return {"permission": self.permission}
 
 
 class BackendError(BranchopsError):

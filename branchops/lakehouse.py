@@ -37,7 +37,9 @@ class WriteSession:
     def iceberg(self) -> BranchIcebergCatalog:
         from branchops.catalog.iceberg import BranchIcebergCatalog
 
-        return BranchIcebergCatalog(self.catalog, self.branch, message=f"write for {self.target}")
+        return BranchIcebergCatalog(
+            self.catalog, self.branch, message=f"write for {self.target}", files_for=self.target
+        )
 
     def written_tables(self) -> list[str]:
         return [c.table for c in self.catalog.diff(f"@{self.fork_hash}", self.branch)]

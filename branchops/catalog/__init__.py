@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 def _load_sql(settings: Settings) -> VersionedCatalog:
     from branchops.catalog.sql import SqlVersionedCatalog
+    from branchops.security.postgres_roles import install_error_translation
 
-    return SqlVersionedCatalog(settings.catalog_url, **settings.catalog_kwargs())
+    catalog = SqlVersionedCatalog(settings.catalog_url, **settings.catalog_kwargs())
+    install_error_translation(catalog.engine)  # a job role's refusals become PermissionDenied
+    return catalog
 
 
 def _load_nessie(settings: Settings) -> VersionedCatalog:

@@ -22,11 +22,12 @@ from pyiceberg.exceptions import (
 from pyiceberg.io import load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.serializers import FromInputFile
-from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 
 from branchops.errors import ReferenceConflict, TableNotFound
+from branchops.security.storage import branch_root, with_branch_paths
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,18 +44,29 @@ def _table_id(identifier: str | Identifier) -> str:
 
 
 class BranchIcebergCatalog(MetastoreCatalog):
-    """pyiceberg's view of one ref. Writes need ``ref`` to be a branch name."""
+    """pyiceberg's view of one ref. Writes need ``ref`` to be a branch name.
 
-    def __init__(self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit") -> None:
+    New files go under the folder of ``files_for`` (default ``ref``; a write-audit-publish fork
+    passes the ref it publishes to): see :mod:`branchops.security.storage`.
+    """
+
+    def __init__(
+        self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit", files_for: str | None = None
+    ) -> None:
         super().__init__(ref, **versioned.io_properties, warehouse=versioned.warehouse)
         self.versioned = versioned
         self.ref = ref
         self.message = message
+        self.files_root = branch_root(versioned.warehouse, files_for or ref, versioned.protected)
 
     # -- reading ------------------------------------------------------------------------
-    def _table_from(self, table: str, location: str) -> Table:
+    def _table_from(self, table: str, location: str, *, for_writes: bool = True) -> Table:
+        """The table at ``location``; ``for_writes``: its new files go under this ref's folder
+        (in memory only: what a commit stores is computed from ``for_writes=False``)."""
         io = load_file_io(properties=self.properties, location=location)
         metadata = FromInputFile.table_metadata(io.new_input(location))
+        if for_writes and self.files_root is not None and not metadata.location.startswith(self.files_root + "/"):
+            metadata = with_branch_paths(metadata, self.files_root, table)
         ident = tuple(table.split("."))
         return Table(ident, metadata=metadata, metadata_location=location, io=io, catalog=self)
 
@@ -96,7 +108,8 @@ class BranchIcebergCatalog(MetastoreCatalog):
     def _get_default_warehouse_location(self, database_name: str, table_name: str) -> str:
         # A unique folder per created table: two branches that create the same table name
         # never share files, so dropping one side can never delete the other's data.
-        return f"{self.versioned.warehouse}/{database_name}/{table_name}-{uuid.uuid4().hex[:12]}"
+        root = self.files_root or self.versioned.warehouse
+        return f"{root}/{database_name}/{table_name}-{uuid.uuid4().hex[:12]}"
 
     def create_table(
         self,
@@ -124,13 +137,19 @@ class BranchIcebergCatalog(MetastoreCatalog):
         name = _table_id(table.name())
         head = self.versioned.resolve(self.ref)
         location = self.versioned.tables(self.ref).get(name)
-        current = self._table_from(name, location) if location else None
+        current = self._table_from(name, location, for_writes=False) if location else None
         staged = self._update_and_stage_table(current, table.name(), requirements, updates)
         if current is not None and staged.metadata == current.metadata:
             return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)  # type: ignore[call-arg]
-        self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
-        self._commit_pointer({name: staged.metadata_location}, head)
-        return CommitTableResponse(metadata=staged.metadata, metadata_location=staged.metadata_location)  # type: ignore[call-arg]
+        metadata_location, kept = staged.metadata_location, staged.metadata
+        if self.files_root is not None and not staged.metadata.location.startswith(self.files_root + "/"):
+            # the new metadata file goes under this ref's folder too, and so do the caller's next writes
+            kept = with_branch_paths(staged.metadata, self.files_root, name)
+            file_name = metadata_location.rsplit("/", 1)[1]
+            metadata_location = f"{kept.properties[TableProperties.WRITE_METADATA_PATH]}/{file_name}"
+        self._write_metadata(staged.metadata, staged.io, metadata_location)
+        self._commit_pointer({name: metadata_location}, head)
+        return CommitTableResponse(metadata=kept, metadata_location=metadata_location)  # type: ignore[call-arg]
 
     def register_table(self, identifier: str | Identifier, metadata_location: str, overwrite: bool = False) -> Table:
         table = _table_id(identifier)

@@ -26,6 +26,7 @@ from branchops.errors import (
     BranchopsError,
     ConfigError,
     MergeConflict,
+    PermissionDenied,
     RefAlreadyExists,
     ReferenceConflict,
     RefNotFound,
@@ -135,7 +136,15 @@ class NessieTransport:
                 ref = message.split("'")[1] if "'" in message else "?"
                 return ReferenceConflict(ref, m.group(1), m.group(2))
             return BackendConflict(message)
-        if status in (401, 403):
+        if status == 403:  # authenticated, and Nessie's authorization rules said no
+            return PermissionDenied(
+                f"Nessie at {self.safe_uri} refused this job's principal ({status}): {message}",
+                permission=message or "the permission Nessie's authorization rules require",
+                unchanged="nothing was written",
+                hint="this job's token lacks that permission; writes to protected refs belong to the merge and "
+                     "nightly jobs (README: Least-privilege credentials)",
+            )
+        if status == 401:
             return ConfigError(
                 f"Nessie at {self.safe_uri} refused the request ({status}): {message}",
                 unchanged="nothing was written",

@@ -20,11 +20,28 @@ def init(
     warehouse: Annotated[str | None, typer.Option(help="folder or s3:// URL for table data")] = None,
     nessie_uri: Annotated[str | None, typer.Option(help="Nessie REST API v2 URL")] = None,
     trino_uri: Annotated[str | None, typer.Option(help="Trino URL")] = None,
+    print_roles: Annotated[bool, typer.Option(
+        "--print-roles", help="print the SQL of per-job database roles (PostgreSQL catalog)")] = False,
+    apply_roles: Annotated[bool, typer.Option(
+        "--apply-roles", help="create the per-job database roles and guards (PostgreSQL catalog)")] = False,
+    role_prefix: Annotated[str, typer.Option(help="roles are <prefix>_pr, <prefix>_merge, <prefix>_gc")] = "branchops",
     output: OutputOpt = None,
 ) -> None:
-    """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch."""
+    """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch.
+
+    With --print-roles / --apply-roles on a folder that is initialized already, only the roles
+    are printed / applied (README: Least-privilege credentials).
+    """
     from branchops.setup import init_project
 
+    if print_roles or apply_roles:
+        from branchops.cli.roles import init_roles
+
+        init_roles(directory, STATE.fmt(output), prefix=role_prefix, apply=apply_roles,
+                   init=lambda: init_project(directory, backend=backend, catalog_uri=catalog_uri,
+                                             warehouse=warehouse, nessie_uri=nessie_uri, trino_uri=trino_uri),
+                   catalog_uri=catalog_uri)
+        return
     result = init_project(
         directory,
         backend=backend,

@@ -59,9 +59,15 @@ def find_build(catalog: VersionedCatalog, ref: str) -> StoredBuild | None:
     return None
 
 
-def store_artifacts(catalog: VersionedCatalog, target_path: Path, invocation_id: str) -> dict[str, str]:
-    """Copy the run's artifacts into the warehouse; returns the commit properties naming them."""
-    folder = f"{catalog.warehouse}/{ARTIFACTS_FOLDER}/{invocation_id}"
+def store_artifacts(
+    catalog: VersionedCatalog, target_path: Path, invocation_id: str, *, ref: str | None = None
+) -> dict[str, str]:
+    """Copy the run's artifacts into the warehouse (under the folder of ``ref``, the ref the run
+    publishes to: :mod:`branchops.security.storage`); returns the commit properties naming them."""
+    from branchops.security.storage import branch_root
+
+    root = (branch_root(catalog.warehouse, ref, catalog.protected) if ref else None) or catalog.warehouse
+    folder = f"{root}/{ARTIFACTS_FOLDER}/{invocation_id}"
     io = load_file_io(properties=catalog.io_properties, location=folder)
     props: dict[str, str] = {}
     for name, key in (("manifest.json", MANIFEST_PROPERTY), ("run_results.json", RUN_RESULTS_PROPERTY)):

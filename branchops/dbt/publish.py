@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pyiceberg.io import load_file_io
 from pyiceberg.io.pyarrow import parquet_file_to_data_file, pyarrow_to_schema
+from pyiceberg.table.locations import load_location_provider
 from pyiceberg.types import ListType, MapType, NestedField, StructType
 
 from branchops.engine.duckdb import quote, sql_string
@@ -106,9 +107,10 @@ def _same_columns(table: Table, arrow_schema: pa.Schema) -> bool:
     return mapped.as_struct() == table.schema().as_struct()
 
 
-def _copy_parquet(con: duckdb.DuckDBPyConnection, select: str, location: str, schema: Schema) -> tuple[int, list[str]]:
-    """COPY the rows of ``select`` into new Parquet files under ``location/data``."""
-    folder = f"{location.rstrip('/')}/data/{uuid.uuid4().hex}"
+def _copy_parquet(con: duckdb.DuckDBPyConnection, select: str, data_path: str, schema: Schema) -> tuple[int, list[str]]:
+    """COPY the rows of ``select`` into new Parquet files under ``data_path`` (the table's data
+    folder on this branch: see :mod:`branchops.security.storage`)."""
+    folder = f"{data_path.rstrip('/')}/{uuid.uuid4().hex}"
     if "://" not in folder or folder.startswith("file://"):
         Path(re.sub(r"^file://", "", folder)).parent.mkdir(parents=True, exist_ok=True)
     row = con.execute(
@@ -156,7 +158,7 @@ def write_relation_detail(
     existing = cat.load_table(table) if table in cat.versioned.tables(session.branch) else None
     if existing is not None:
         if _same_columns(existing, arrow_schema):
-            rows, files = _copy_parquet(con, select, existing.location(), existing.schema())
+            rows, files = _copy_parquet(con, select, existing.location_provider().data_path, existing.schema())
             with existing.transaction() as txn:
                 _register(txn, existing, files, replace=mode == "replace")
             return WrittenTable(table, rows, len(files), "overwritten" if mode == "replace" else "appended")
@@ -169,7 +171,8 @@ def write_relation_detail(
         cat.drop_table(table)
     create = cat.create_table_transaction(table, schema=arrow_schema)
     meta = create.table_metadata
-    rows, files = _copy_parquet(con, select, meta.location, meta.schema())
+    rows, files = _copy_parquet(con, select, load_location_provider(meta.location, meta.properties).data_path,
+                                meta.schema())
     io = load_file_io(properties=cat.properties, location=meta.location)
     if files:
         with create.update_snapshot().fast_append() as fa:

@@ -297,7 +297,8 @@ def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built
                                           mode="append")
                 else:
                     write_relation_detail(con, w, node.table, rel, mode="replace")
-            w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or w.branch))
+            w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or w.branch,
+                                                ref=w.target))
     finally:
         con.close()
     after = lakehouse.catalog.tables(inv.branch)

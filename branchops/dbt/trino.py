@@ -95,7 +95,8 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
                     result.published = {n.table: written[n.table] for n in publishable(result.nodes)
                                         if n.table is not None and n.table in written}
                     w.properties["branchops.dbt.invocation_id"] = result.invocation_id or ""
-                    w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or fork))
+                    w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or fork,
+                                                        ref=w.target))
             finally:
                 if fork is not None:
                     engine.drop_catalog(fork)

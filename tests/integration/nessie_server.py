@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,18 +64,26 @@ def _ready(process: ServerProcess, found: dict[str, str]) -> bool:
     if not m:
         return False
     found["uri"] = m.group(1)
-    return httpx.get(found["uri"] + "/config", timeout=5).status_code == 200
+    # 401: a server started with authentication answers, it just wants a token
+    return httpx.get(found["uri"] + "/config", timeout=5).status_code in (200, 401)
 
 
-def start_nessie(log_dir: Path, *, heap: str = "512m", timeout: float = 180, port: int = 0) -> NessieServer:
-    """Fetch (if needed) and start a Nessie server on a loopback port (0: a free one); fail loudly."""
+def start_nessie(
+    log_dir: Path, *, heap: str = "512m", timeout: float = 180, port: int = 0,
+    args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+) -> NessieServer:
+    """Fetch (if needed) and start a Nessie server on a loopback port (0: a free one); fail loudly.
+
+    ``args``/``env``: more launcher options, e.g. ``--protected main --protected-writers ci-merge``
+    with ``NESSIE_AUTH_TOKENS`` (see ci/services/nessie/NessieServer.java).
+    """
     jar = run_service_script("nessie.sh")
     if not Path(jar).is_file():
         raise ServiceError(f"ci/services/nessie.sh printed {jar!r}, which is not a file")
     java = find_java(NESSIE_JAVA)
     argv = [str(java), f"-Xmx{heap}", "-XX:+UseSerialGC", "-Xss512k", "-jar", jar,
-            "--host", "127.0.0.1", "--port", str(port), "--exit-on-eof", "true"]
-    process = ServerProcess.start("nessie", argv, log=log_dir / "nessie.log")
+            "--host", "127.0.0.1", "--port", str(port), "--exit-on-eof", "true", *args]
+    process = ServerProcess.start("nessie", argv, log=log_dir / "nessie.log", env=env)
     found: dict[str, str] = {}
     started = time.monotonic()
     process.wait_until(lambda: _ready(process, found), timeout=timeout, interval=0.25)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ REGION = "us-east-1"
 BUCKET = "lakehouse"
 #: unauthenticated calls allowed while setting up: create 2 users, 1 policy, 1 attach, 2 keys
 SETUP_CALLS = 6
+#: and per extra user (``start_s3(users=...)``): create user, policy, attach, key
+CALLS_PER_USER = 4
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class S3Server:
     admin: S3Credentials
     outsider: S3Credentials
     process: ServerProcess
+    users: dict[str, S3Credentials] = field(default_factory=dict)
 
     @property
     def warehouse(self) -> str:
@@ -93,14 +96,36 @@ def _create_users(endpoint: str) -> tuple[S3Credentials, S3Credentials]:
     return admin, outsider
 
 
-def start_s3(workdir: Path, *, timeout: float = 60) -> S3Server:
-    """Start ``moto_server`` with IAM enforced, create the users and the warehouse bucket."""
+def _create_extra_users(endpoint: str, users: dict[str, dict[str, Any]]) -> dict[str, S3Credentials]:
+    import boto3
+
+    iam = boto3.client(
+        "iam", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="setup", aws_secret_access_key="setup",
+    )
+    out = {}
+    for name, policy in users.items():
+        iam.create_user(UserName=name)
+        arn = iam.create_policy(PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        out[name] = S3Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    return out
+
+
+def start_s3(
+    workdir: Path, *, timeout: float = 60, users: dict[str, dict[str, Any]] | None = None
+) -> S3Server:
+    """Start ``moto_server`` with IAM enforced, create the users and the warehouse bucket.
+
+    ``users``: more IAM users, each with its own policy document (``S3Server.users`` has their keys).
+    """
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         env.pop(var, None)
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_CALLS)
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_CALLS + CALLS_PER_USER * len(users or {}))
     env["MOTO_ALLOW_NONEXISTENT_REGION"] = "true"
     process = ServerProcess.start(
         "moto_server", [executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -108,7 +133,8 @@ def start_s3(workdir: Path, *, timeout: float = 60) -> S3Server:
     )
     process.wait_until(lambda: _ready(endpoint), timeout=timeout, interval=0.2)
     admin, outsider = _create_users(endpoint)
-    server = S3Server(endpoint, REGION, BUCKET, admin, outsider, process)
+    extra = _create_extra_users(endpoint, users or {})
+    server = S3Server(endpoint, REGION, BUCKET, admin, outsider, process, extra)
     server.client().create_bucket(Bucket=BUCKET)
     return server
 

@@ -51,25 +51,37 @@ def gh_substitute(text: str, ctx: dict[str, Any]) -> str:
     return _EXPR.sub(lambda m: "" if (v := gh_eval(m.group(1), ctx)) is None else str(v), text)
 
 
+def github_jobs(event_name: str, event: dict[str, Any]) -> list[str]:
+    """The jobs the workflow runs for this event."""
+    wf = yaml.safe_load(GITHUB_WORKFLOW.read_text())
+    repo = event.get("repository", {}).get("full_name")
+    ctx = {"github": {"event_name": event_name, "event": event, "repository": repo}}
+    return [name for name, job in wf["jobs"].items() if gh_eval(job.get("if", "true"), ctx)]
+
+
 def github_commands(event_name: str, event: dict[str, Any], secrets: dict[str, str],
-                    variables: dict[str, str]) -> list[tuple[str, list[str], dict[str, str]]]:
-    """(job, argv, env) of every branchops command the workflow runs for this event."""
+                    variables: dict[str, str], environments: dict[str, dict[str, str]] | None = None,
+                    ) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(job, argv, env) of every branchops command the workflow runs for this event; a job's
+    ``environment`` adds that environment's secrets (``environments``) over the repository's."""
     wf = yaml.safe_load(GITHUB_WORKFLOW.read_text())
     triggers = wf.get("on", wf.get(True))
     assert event_name in triggers, f"the workflow does not run on {event_name}"
-    ctx: dict[str, Any] = {"github": {"event_name": event_name, "event": event}, "secrets": secrets,
-                           "vars": variables, "env": {}}
+    github = {"event_name": event_name, "event": event, "repository": event.get("repository", {}).get("full_name")}
+    ctx: dict[str, Any] = {"github": github, "secrets": secrets, "vars": variables, "env": {}}
     ctx["env"] = {k: gh_substitute(str(v), ctx) for k, v in wf.get("env", {}).items()}
     out = []
     for name, job in wf["jobs"].items():
         if not gh_eval(job.get("if", "true"), ctx):
             continue
+        job_ctx = {**ctx, "secrets": {**secrets, **(environments or {}).get(job.get("environment", ""), {})}}
+        job_env = {**ctx["env"], **{k: gh_substitute(str(v), job_ctx) for k, v in job.get("env", {}).items()}}
         for step in job["steps"]:
             run = step.get("run")
             if not run or not run.strip().startswith("branchops"):
                 continue
-            env = {**ctx["env"], **{k: gh_substitute(str(v), ctx) for k, v in step.get("env", {}).items()}}
-            out.append((name, shlex.split(gh_substitute(run, ctx)), env))
+            env = {**job_env, **{k: gh_substitute(str(v), job_ctx) for k, v in step.get("env", {}).items()}}
+            out.append((name, shlex.split(gh_substitute(run, job_ctx)), env))
     return out
 
 
@@ -153,7 +165,7 @@ def test_templates_parse_and_route_every_event() -> None:
         "pull_request_review_approved": [("merge", ["pr", "merge"])],
         "pull_request_closed": [("close", ["pr", "close"])],
         "pull_request_closed_merged": [],
-        "schedule": [("nightly", ["dbt", "build"]), ("nightly", ["gc", "--older-than"])],
+        "schedule": [("nightly", ["dbt", "build"]), ("gc", ["gc", "--older-than"])],
     }
     approved = github_commands("pull_request_review", json.loads((EVENTS / "pull_request_review_approved.json")
                                                                   .read_text()), secrets, variables)
@@ -166,8 +178,50 @@ def test_templates_parse_and_route_every_event() -> None:
         "gitlab_merge_request_event": [("branchops:sync", ["pr", "sync"])],
         "gitlab_trigger_approved": [("branchops:merge", ["pr", "merge"])],
         "gitlab_trigger_closed": [("branchops:close", ["pr", "close"])],
-        "gitlab_schedule": [("branchops:nightly", ["dbt", "build"]), ("branchops:nightly", ["gc", "--older-than"])],
+        "gitlab_schedule": [("branchops:nightly", ["dbt", "build"]), ("branchops:gc", ["gc", "--older-than"])],
     }
+
+
+def test_each_job_gets_its_own_environment_and_forks_get_none() -> None:
+    """Per-job credentials: the PR jobs see the PR role's secrets, merge and nightly the production
+    role's, gc the gc role's; a fork's pull request runs no branchops command and gets no secret."""
+    environments = {e: {"BRANCHOPS_CATALOG_URI": f"postgresql://{e}@db/lake", "AWS_ACCESS_KEY_ID": f"key-{e}"}
+                    for e in ("branchops-pr", "branchops-production", "branchops-gc")}
+    seen: dict[str, set[str]] = {}
+    for name, kind in (("pull_request_opened", "pull_request"), ("pull_request_closed", "pull_request"),
+                       ("pull_request_review_approved", "pull_request_review"), ("schedule", "schedule")):
+        for job, _argv, env in github_commands(kind, json.loads((EVENTS / f"{name}.json").read_text()),
+                                               {"GITHUB_TOKEN": TOKEN}, {}, environments):
+            seen.setdefault(job, set()).add(env.get("BRANCHOPS_CATALOG_URI", ""))
+            assert env.get("AWS_ACCESS_KEY_ID", "").removeprefix("key-") in env.get("BRANCHOPS_CATALOG_URI", "-")
+    assert seen == {"sync": {"postgresql://branchops-pr@db/lake"}, "close": {"postgresql://branchops-pr@db/lake"},
+                    "merge": {"postgresql://branchops-production@db/lake"},
+                    "nightly": {"postgresql://branchops-production@db/lake"},
+                    "gc": {"postgresql://branchops-gc@db/lake"}}
+    wf = yaml.safe_load(GITHUB_WORKFLOW.read_text())
+    assert "secrets." not in json.dumps(wf.get("env", {})), "no secret at the workflow level: every job its own"
+
+    for name, kind in (("pull_request_opened", "pull_request"), ("pull_request_synchronize", "pull_request"),
+                       ("pull_request_review_approved", "pull_request_review"),
+                       ("pull_request_closed", "pull_request")):
+        event = json.loads((EVENTS / f"{name}.json").read_text())
+        event["pull_request"]["head"]["repo"]["full_name"] = "mallory/analytics"
+        assert github_commands(kind, event, {"GITHUB_TOKEN": TOKEN}, {}, environments) == [], name
+        jobs = github_jobs(kind, event)
+        assert all("secrets." not in json.dumps(wf["jobs"][j]) for j in jobs), (name, jobs)
+        assert jobs == (["fork"] if event.get("action") != "closed" and kind == "pull_request" else []), (name, jobs)
+    notice = wf["jobs"]["fork"]["steps"][0]["run"]
+    assert "GITHUB_STEP_SUMMARY" in notice and "fork" in notice
+
+    forked = {**json.loads((EVENTS / "gitlab_merge_request_event.json").read_text()),
+              "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "5151"}
+    assert gitlab_commands(forked) == []
+    ci = yaml.safe_load(GITLAB_CI.read_text())
+    assert any(gl_rule(r["if"], forked) for r in ci["branchops:fork"]["rules"])
+    assert {j: ci[j]["environment"]["name"] for j in ci if j.startswith("branchops:") and "environment" in ci[j]} == {
+        "branchops:sync": "branchops-pr", "branchops:close": "branchops-pr",
+        "branchops:merge": "branchops-production", "branchops:nightly": "branchops-production",
+        "branchops:gc": "branchops-gc"}
 
 
 @pytest.mark.slow
