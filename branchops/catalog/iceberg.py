@@ -121,11 +121,21 @@ class BranchIcebergCatalog(MetastoreCatalog):
     def commit_table(
         self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
     ) -> CommitTableResponse:
-        name = _table_id(table.name())
+        return self.commit_updates(_table_id(table.name()), requirements, updates)
+
+    def commit_updates(
+        self, name: str, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
+    ) -> CommitTableResponse:
+        """Check ``requirements`` against table ``name`` on the ref (absent: a create), apply
+        ``updates`` and commit the new metadata as one commit of the ref.
+
+        Raises:
+            CommitFailedException: a requirement failed or the ref moved; nothing was written.
+        """
         head = self.versioned.resolve(self.ref)
         location = self.versioned.tables(self.ref).get(name)
         current = self._table_from(name, location) if location else None
-        staged = self._update_and_stage_table(current, table.name(), requirements, updates)
+        staged = self._update_and_stage_table(current, tuple(name.split(".")), requirements, updates)
         if current is not None and staged.metadata == current.metadata:
             return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)  # type: ignore[call-arg]
         self._write_metadata(staged.metadata, staged.io, staged.metadata_location)
