@@ -26,6 +26,7 @@ from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 
+from branchops.catalog.base import NO_ANCESTOR
 from branchops.errors import ReferenceConflict, TableNotFound
 
 if TYPE_CHECKING:
@@ -45,11 +46,15 @@ def _table_id(identifier: str | Identifier) -> str:
 class BranchIcebergCatalog(MetastoreCatalog):
     """pyiceberg's view of one ref. Writes need ``ref`` to be a branch name."""
 
-    def __init__(self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit") -> None:
+    COMMIT_ATTEMPTS = 10
+
+    def __init__(self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit",
+                 table_level_conflicts: bool = False) -> None:
         super().__init__(ref, **versioned.io_properties, warehouse=versioned.warehouse)
         self.versioned = versioned
         self.ref = ref
         self.message = message
+        self.table_level_conflicts = table_level_conflicts
 
     # -- reading ------------------------------------------------------------------------
     def _table_from(self, table: str, location: str) -> Table:
@@ -88,10 +93,32 @@ class BranchIcebergCatalog(MetastoreCatalog):
 
     # -- writing ------------------------------------------------------------------------
     def _commit_pointer(self, changes: dict[str, str | None], expected_hash: str) -> None:
-        try:
-            self.versioned.commit(self.ref, changes, self.message, expected_hash=expected_hash)
-        except ReferenceConflict as e:
-            raise CommitFailedException(f"{self.ref} moved during the commit: {e.message}") from e
+        """One commit of ``changes`` on the ref, expected at ``expected_hash``.
+
+        With ``table_level_conflicts`` (the REST endpoint: many writers of one branch), a ref that
+        moved only by commits to *other* tables is no conflict: the same pointer change is
+        committed on the new head (Nessie's rule for keys). Otherwise CommitFailedException.
+        """
+        before: dict[str, str] | None = None
+        for _ in range(self.COMMIT_ATTEMPTS):
+            try:
+                self.versioned.commit(self.ref, changes, self.message, expected_hash=expected_hash)
+                return
+            except ReferenceConflict as e:
+                if not self.table_level_conflicts:
+                    raise CommitFailedException(f"{self.ref} moved during the commit: {e.message}") from e
+                if before is None:  # the state the caller's change was made against
+                    before = self._tables_at(expected_hash)
+                head = self.versioned.resolve(self.ref)
+                now = self._tables_at(head)
+                moved = sorted(t for t in changes if now.get(t) != before.get(t))
+                if moved:
+                    raise CommitFailedException(f"{', '.join(moved)} changed on {self.ref} meanwhile") from e
+                expected_hash = head
+        raise CommitFailedException(f"{self.ref} kept moving; retry the commit")
+
+    def _tables_at(self, hash_: str) -> dict[str, str]:
+        return {} if hash_ == NO_ANCESTOR else self.versioned.tables(f"@{hash_}")
 
     def _get_default_warehouse_location(self, database_name: str, table_name: str) -> str:
         # A unique folder per created table: two branches that create the same table name

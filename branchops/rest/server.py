@@ -84,6 +84,7 @@ def _shape(rest: list[str]) -> list[str]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection
+    disable_nagle_algorithm = True  # headers and body leave at once, no 40 ms delayed-ACK stall
     server: RestServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -94,9 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
         if payload:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        if payload and self.command != "HEAD":  # one write: headers and body in one segment
+            self._headers_buffer.append(b"\r\n" + payload)  # type: ignore[attr-defined]
+            self.flush_headers()
+        else:
+            self.end_headers()
 
     def _body(self) -> dict[str, Any] | None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -134,6 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("REST request failed: %s %s", self.command, url.path)
             status, out = 500, RestError(500, "ServiceFailureException",
                                          redact(f"{type(e).__name__}: {e}")).body()
+        if status >= 400:
+            level = logging.DEBUG if status == 404 else logging.INFO  # 404: existence checks, routine
+            log.log(level, "%s %s -> %s %s", self.command, url.path, status, redact(str(out))[:500])
         self._answer(status, dumps(out))
 
     do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _handle

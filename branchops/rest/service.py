@@ -11,7 +11,9 @@ branchops' write-audit-publish.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
+from pyiceberg.io import load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.table.update import TableRequirement, TableUpdate
@@ -38,6 +41,8 @@ from branchops.secrets import redact
 
 if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
+
+log = logging.getLogger("branchops.rest")
 
 Body = dict[str, Any] | None
 Answer = tuple[int, "Body | str"]
@@ -130,12 +135,14 @@ class RestCatalogService:
         self._lock = threading.Lock()
 
     # -- helpers --------------------------------------------------------------------------
-    def _tables(self, ref: str, shown_as: str) -> dict[str, str]:
+    def _tables(self, ref: str, shown_as: str, *, for_table: bool = False) -> dict[str, str]:
+        """The tables on ``ref``; an unknown ref is "namespace not found" (for a table
+        request "table not found": what Trino and pyiceberg show as such), naming the branch."""
         try:
             return self.versioned.tables(ref)
         except RefNotFound:
             raise RestError(
-                404, "NoSuchNamespaceException",
+                404, "NoSuchTableException" if for_table else "NoSuchNamespaceException",
                 f"no branch {ref!r} (named by {shown_as!r}): create it with `branchops branch create {ref}`",
             ) from None
 
@@ -153,13 +160,13 @@ class RestCatalogService:
         try:
             ref_type = self.versioned.get_ref(name).type
         except RefNotFound:
-            self._tables(name, shown_as)  # raises the 404
+            self._tables(name, shown_as, for_table=True)  # raises the 404
             raise
         if ref_type is RefType.TAG:
             raise RestError(403, "ForbiddenException", f"{name!r} is a tag: tags are read-only")
 
     def _catalog(self, ref: str, message: str) -> BranchIcebergCatalog:
-        return BranchIcebergCatalog(self.versioned, ref, message=message)
+        return BranchIcebergCatalog(self.versioned, ref, message=message, table_level_conflicts=True)
 
     def _namespace_exists(self, ns: Namespace, tables: dict[str, str]) -> bool:
         if (ns.ref, ns.name) in self._created:
@@ -205,12 +212,18 @@ class RestCatalogService:
             if self._namespace_exists(ns, tables):
                 raise RestError(409, "AlreadyExistsException", f"namespace {ns.name!r} already exists on {ns.ref}")
             self._created.add((ns.ref, ns.name))
-        return 200, {"namespace": [ns.as_sent], "properties": {}}
+        return 200, {"namespace": [ns.as_sent], "properties": self._namespace_properties(ns)}
+
+    def _namespace_properties(self, ns: Namespace) -> dict[str, str]:
+        # Trino places a new table under the namespace's location (a unique folder per table:
+        # iceberg.unique-table-location, on by default); without one it creates the table
+        # through the catalog just to learn a location, and then refuses it as non-empty.
+        return {"location": f"{self.versioned.warehouse}/{ns.name}"}
 
     def load_namespace(self, ref: str | None, raw: str) -> Answer:
         ns = Namespace.parse(raw, ref or self.default_ref)
         self._require_namespace(ns)
-        return 200, {"namespace": [ns.as_sent], "properties": {}}
+        return 200, {"namespace": [ns.as_sent], "properties": self._namespace_properties(ns)}
 
     def drop_namespace(self, ref: str | None, raw: str) -> Answer:
         ns = Namespace.parse(raw, ref or self.default_ref)
@@ -240,12 +253,26 @@ class RestCatalogService:
 
     def load_table(self, ref: str | None, raw_ns: str, raw_table: str) -> Answer:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
-        self._tables(name.ref, name.namespace.as_sent)
-        return 200, self._table_response(self._catalog(name.ref, "load"), name)
+        location = self._tables(name.ref, name.namespace.as_sent, for_table=True).get(name.table_id)
+        if location is None:
+            raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
+        # The metadata file is the response's "metadata", as written: no parse, no re-serialization
+        # (the slowest part of a load otherwise).
+        with iceberg_errors(f"loading {name.as_sent}"):
+            raw = self._read_metadata(location)
+        return 200, '{"metadata-location": ' + json.dumps(location) + ', "metadata": ' + raw + ', "config": {}}'
+
+    def _read_metadata(self, location: str) -> str:
+        io = load_file_io(properties=self.versioned.io_properties, location=location)
+        with io.new_input(location).open() as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":  # a gzip-compressed metadata file (write.metadata.compression-codec)
+            data = gzip.decompress(data)
+        return data.decode()
 
     def table_exists(self, ref: str | None, raw_ns: str, raw_table: str) -> Answer:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
-        if name.table_id not in self._tables(name.ref, name.namespace.as_sent):
+        if name.table_id not in self._tables(name.ref, name.namespace.as_sent, for_table=True):
             raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
         return 204, None
 
@@ -253,6 +280,8 @@ class RestCatalogService:
         ns = Namespace.parse(raw_ns, ref or self.default_ref)
         req: _CreateTableRequest = _parse(_CreateTableRequest, body)
         name = TableName.parse(ns, req.name)
+        log.debug("create %s on %s (stage-create=%s, location=%s) %s", name.table_id, name.ref, req.stage_create,
+                  req.location, sorted(body or {}))
         self._writable(name.ref, ns.as_sent)
         self._require_namespace(name.namespace)
         catalog = self._catalog(name.ref, f"create {name.table_id} (REST)")
@@ -272,7 +301,7 @@ class RestCatalogService:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
         req: _CommitRequest = _parse(_CommitRequest, body)
         self._writable(name.ref, name.namespace.as_sent)
-        tables = self._tables(name.ref, name.namespace.as_sent)
+        tables = self._tables(name.ref, name.namespace.as_sent, for_table=True)
         creating = any(r.type == "assert-create" for r in req.requirements)
         if name.table_id not in tables and not creating:
             raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
@@ -284,7 +313,7 @@ class RestCatalogService:
     def drop_table(self, ref: str | None, raw_ns: str, raw_table: str) -> Answer:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
         self._writable(name.ref, name.namespace.as_sent)
-        self._tables(name.ref, name.namespace.as_sent)
+        self._tables(name.ref, name.namespace.as_sent, for_table=True)
         with iceberg_errors(f"dropping {name.table_id} on {name.ref}"):
             self._catalog(name.ref, f"drop {name.table_id} (REST)").drop_table(name.table_id)
         return 204, None

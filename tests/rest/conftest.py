@@ -4,28 +4,14 @@ the embedded SQLite catalog in the fast suite, a real Nessie server under ``-m i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
+from rest_stack import FEAT_EXTRA, MAIN_ORDERS, Served
 
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
 from branchops.rest import RestServer
-
-MAIN_ORDERS = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "amount": [10.0, 20.0, 30.0]})
-FEAT_EXTRA = pa.table({"id": pa.array([4], pa.int64()), "amount": [40.0]})
-
-
-@dataclass
-class Served:
-    lh: Lakehouse
-    server: RestServer
-
-    @property
-    def uri(self) -> str:
-        return self.server.uri
 
 
 def _settings(request: pytest.FixtureRequest, root: Path) -> Settings:

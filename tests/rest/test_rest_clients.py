@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import FEAT_EXTRA, MAIN_ORDERS, Served
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import ForbiddenError, NoSuchNamespaceError, NoSuchTableError
+from rest_stack import FEAT_EXTRA, MAIN_ORDERS, Served
 
 from branchops.rest.clients import duckdb_attach
 
@@ -93,3 +93,43 @@ def test_duckdb_attaches_a_branch_and_reads_others_by_namespace(served: Served) 
         assert con.execute('select count(*), sum(amount) from lake."raw@main".orders').fetchone() == (3, MAIN_SUM)
     finally:
         con.close()
+
+
+def test_concurrent_writers_of_different_tables_on_one_branch_all_land(served: Served) -> None:
+    """Many writers of one branch (dbt-trino threads): a commit to one table is no conflict for
+    another table's commit (Nessie's rule), so every append lands, each as one commit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cat = served.lh.catalog
+    rc = RestCatalog("feat", uri=served.uri, warehouse="feat")
+    names = [f"raw.t{i}" for i in range(4)]
+    for name in names:
+        rc.create_table(name, MAIN_ORDERS.schema)
+    commits_before = len(cat.log("feat"))
+
+    def append(name: str) -> None:
+        RestCatalog("feat", uri=served.uri, warehouse="feat").load_table(name).append(MAIN_ORDERS)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(append, names * 2))
+    assert len(cat.log("feat")) == commits_before + 8
+    for name in names:
+        assert cat.load_table("feat", name).scan().to_arrow().num_rows == 2 * MAIN_ORDERS.num_rows
+
+
+def test_a_stale_head_conflicts_only_when_the_same_table_moved(served: Served) -> None:
+    from pyiceberg.exceptions import CommitFailedException
+
+    from branchops.catalog.iceberg import BranchIcebergCatalog
+
+    cat = served.lh.catalog
+    loc = cat.tables("feat")["raw.orders"]
+    stale = cat.resolve("feat")
+    cat.commit("feat", {"raw.other": loc}, "another writer")  # the ref moves, on another table
+    with pytest.raises(CommitFailedException):
+        BranchIcebergCatalog(cat, "feat")._commit_pointer({"raw.copy": loc}, stale)
+    BranchIcebergCatalog(cat, "feat", table_level_conflicts=True)._commit_pointer({"raw.copy": loc}, stale)
+    assert cat.tables("feat")["raw.copy"] == loc and cat.log("feat", limit=1)[0].parent != stale
+    with pytest.raises(CommitFailedException, match=r"raw\.other"):
+        BranchIcebergCatalog(cat, "feat", table_level_conflicts=True)._commit_pointer({"raw.other": None}, stale)
+    assert "raw.other" in cat.tables("feat")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import Served
+from rest_stack import Served
 
 from branchops.rest import RestServer
 
