@@ -43,6 +43,10 @@ class Settings(BaseModel):
     trino_jwt: SecretStr | None = None
     s3_endpoint: str | None = None
     s3_region: str | None = None
+    #: "dynamic": one CREATE CATALOG per branch; "static": one preconfigured Iceberg REST catalog
+    #: (``trino_catalog``, at ``branchops serve``), the branch named in the schema: "analytics@pr-42"
+    trino_catalogs: Literal["static", "dynamic"] = "dynamic"
+    trino_catalog: str = "branchops"
     # PR lifecycle
     require_approval: bool = False
     pr_branch_prefix: str = "pr-"

@@ -26,6 +26,7 @@ from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 
+from branchops.catalog.base import NO_ANCESTOR
 from branchops.errors import ReferenceConflict, TableNotFound
 from branchops.security.storage import branch_root, with_branch_paths
 
@@ -50,14 +51,18 @@ class BranchIcebergCatalog(MetastoreCatalog):
     passes the ref it publishes to): see :mod:`branchops.security.storage`.
     """
 
+    COMMIT_ATTEMPTS = 10
+
     def __init__(
-        self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit", files_for: str | None = None
+        self, versioned: VersionedCatalog, ref: str, *, message: str = "pyiceberg commit", files_for: str | None = None,
+        table_level_conflicts: bool = False,
     ) -> None:
         super().__init__(ref, **versioned.io_properties, warehouse=versioned.warehouse)
         self.versioned = versioned
         self.ref = ref
         self.message = message
         self.files_root = branch_root(versioned.warehouse, files_for or ref, versioned.protected)
+        self.table_level_conflicts = table_level_conflicts
 
     # -- reading ------------------------------------------------------------------------
     def _table_from(self, table: str, location: str, *, for_writes: bool = True) -> Table:
@@ -100,10 +105,32 @@ class BranchIcebergCatalog(MetastoreCatalog):
 
     # -- writing ------------------------------------------------------------------------
     def _commit_pointer(self, changes: dict[str, str | None], expected_hash: str) -> None:
-        try:
-            self.versioned.commit(self.ref, changes, self.message, expected_hash=expected_hash)
-        except ReferenceConflict as e:
-            raise CommitFailedException(f"{self.ref} moved during the commit: {e.message}") from e
+        """One commit of ``changes`` on the ref, expected at ``expected_hash``.
+
+        With ``table_level_conflicts`` (the REST endpoint: many writers of one branch), a ref that
+        moved only by commits to *other* tables is no conflict: the same pointer change is
+        committed on the new head (Nessie's rule for keys). Otherwise CommitFailedException.
+        """
+        before: dict[str, str] | None = None
+        for _ in range(self.COMMIT_ATTEMPTS):
+            try:
+                self.versioned.commit(self.ref, changes, self.message, expected_hash=expected_hash)
+                return
+            except ReferenceConflict as e:
+                if not self.table_level_conflicts:
+                    raise CommitFailedException(f"{self.ref} moved during the commit: {e.message}") from e
+                if before is None:  # the state the caller's change was made against
+                    before = self._tables_at(expected_hash)
+                head = self.versioned.resolve(self.ref)
+                now = self._tables_at(head)
+                moved = sorted(t for t in changes if now.get(t) != before.get(t))
+                if moved:
+                    raise CommitFailedException(f"{', '.join(moved)} changed on {self.ref} meanwhile") from e
+                expected_hash = head
+        raise CommitFailedException(f"{self.ref} kept moving; retry the commit")
+
+    def _tables_at(self, hash_: str) -> dict[str, str]:
+        return {} if hash_ == NO_ANCESTOR else self.versioned.tables(f"@{hash_}")
 
     def _get_default_warehouse_location(self, database_name: str, table_name: str) -> str:
         # A unique folder per created table: two branches that create the same table name
@@ -134,11 +161,21 @@ class BranchIcebergCatalog(MetastoreCatalog):
     def commit_table(
         self, table: Table, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
     ) -> CommitTableResponse:
-        name = _table_id(table.name())
+        return self.commit_updates(_table_id(table.name()), requirements, updates)
+
+    def commit_updates(
+        self, name: str, requirements: tuple[TableRequirement, ...], updates: tuple[TableUpdate, ...]
+    ) -> CommitTableResponse:
+        """Check ``requirements`` against table ``name`` on the ref (absent: a create), apply
+        ``updates`` and commit the new metadata as one commit of the ref.
+
+        Raises:
+            CommitFailedException: a requirement failed or the ref moved; nothing was written.
+        """
         head = self.versioned.resolve(self.ref)
         location = self.versioned.tables(self.ref).get(name)
         current = self._table_from(name, location, for_writes=False) if location else None
-        staged = self._update_and_stage_table(current, table.name(), requirements, updates)
+        staged = self._update_and_stage_table(current, tuple(name.split(".")), requirements, updates)
         if current is not None and staged.metadata == current.metadata:
             return CommitTableResponse(metadata=current.metadata, metadata_location=current.metadata_location)  # type: ignore[call-arg]
         metadata_location, kept = staged.metadata_location, staged.metadata

@@ -5,5 +5,6 @@ from branchops.cli import (  # noqa: F401
     dbt,
     diff,
     pr,
+    serve,
     setup,
 )

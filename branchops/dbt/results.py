@@ -125,7 +125,8 @@ class DbtRunFailed(DbtFailed):
 
 
 def table_of(node: Mapping[str, Any]) -> str:
-    return f"{node['schema']}.{node.get('alias') or node['name']}"
+    # a static Trino catalog names the branch in the schema ("analytics@pr-42"): not part of the table
+    return f"{node['schema'].partition('@')[0]}.{node.get('alias') or node['name']}"
 
 
 def node_results(manifest: Mapping[str, Any], run_results: Mapping[str, Any] | None) -> list[NodeResult]:

@@ -22,6 +22,7 @@ from branchops.dbt.artifacts import store_artifacts
 from branchops.dbt.project import TARGET_NAME
 from branchops.dbt.results import DbtRunResult, exposures, model_tables, publishable
 from branchops.engine.trino import TrinoEngine, dbt_profile_output
+from branchops.engine.trino_settings import BRANCH_SEPARATOR, branch_schema, is_static, quote
 
 if TYPE_CHECKING:
     from branchops.dbt.runner import _Invocation
@@ -36,13 +37,48 @@ def _quiet_third_party() -> Iterator[None]:
         yield
 
 
-def write_trino_profile(inv: _Invocation, catalog: str) -> None:
-    """``profiles.yml`` whose one target builds into Trino catalog ``catalog``."""
-    output = dbt_profile_output(inv.lh.settings, inv.branch, catalog=catalog, threads=inv.threads)
+def write_trino_profile(inv: _Invocation, catalog: str, ref: str) -> None:
+    """``profiles.yml`` whose one target builds into branch ``ref`` through Trino catalog
+    ``catalog`` (static catalogs: the one catalog, schema ``analytics@<ref>``)."""
+    output = dbt_profile_output(inv.lh.settings, ref, catalog=catalog, threads=inv.threads)
     profile = {inv.project.profile: {"target": TARGET_NAME, "outputs": {TARGET_NAME: output}}}
     (inv.work / "profiles.yml").write_text(json.dumps(profile, indent=2))
     if inv.state_args:
         rebase_state_manifest(inv.work / "state" / "manifest.json", catalog)
+        if is_static(inv.lh.settings):
+            rebase_state_branch(inv.work / "state" / "manifest.json", ref)
+
+
+def _on_branch(schema: str, ref: str) -> str:
+    return branch_schema(schema.partition(BRANCH_SEPARATOR)[0], ref)
+
+
+def rebase_state_branch(path: Path, ref: str) -> None:
+    """Static catalogs: the ``--state`` manifest's sources (``raw@<the build's fork>``) renamed
+    to ``raw@<ref>``, so that only what really changed is ``state:modified``."""
+    manifest = json.loads(path.read_text())
+    for entry in (manifest.get("sources") or {}).values():
+        schema = entry.get("schema")
+        if isinstance(schema, str) and BRANCH_SEPARATOR in schema:
+            entry["schema"] = _on_branch(schema, ref)
+            entry["relation_name"] = _relation_name(entry)
+    path.write_text(json.dumps(manifest))
+
+
+def _relation_name(entry: Mapping[str, Any]) -> str:
+    return ".".join(quote(str(p)) for p in (entry["database"], entry["schema"], entry.get("identifier")
+                                              or entry["name"]))
+
+
+def point_sources_at(manifest: Any, ref: str) -> None:
+    """Static catalogs: every source of the parsed manifest read on branch ``ref``
+    (``"catalog"."raw@<ref>"."orders"``): a source's schema names no branch, and the static
+    catalog's plain ``raw`` is ``main``'s."""
+    for source in manifest.sources.values():
+        source.schema = _on_branch(source.schema, ref)
+        source.relation_name = _relation_name(
+            {"database": source.database, "schema": source.schema, "identifier": source.identifier,
+             "name": source.name})
 
 
 def rebase_state_manifest(path: Path, catalog: str) -> None:
@@ -80,8 +116,8 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
     before = lakehouse.catalog.tables(inv.branch)
     with TrinoEngine(lakehouse.catalog, lakehouse.settings) as engine:
         if not publishing:
-            write_trino_profile(inv, engine.ensure_catalog(inv.branch))
-            manifest = _build(inv, result, started)
+            write_trino_profile(inv, engine.ensure_catalog(inv.branch), inv.branch)
+            manifest = _build(inv, result, started, inv.branch)
         else:
             props = {"branchops.operation": "dbt", "branchops.dbt.command": inv.command,
                      "branchops.dbt.project": inv.project.name}
@@ -89,8 +125,8 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
             try:
                 with lakehouse.writing(inv.branch, f"dbt {inv.command} on {inv.branch}", properties=props) as w:
                     fork = w.branch
-                    write_trino_profile(inv, engine.ensure_catalog(fork))
-                    manifest = _build(inv, result, started)
+                    write_trino_profile(inv, engine.ensure_catalog(fork), fork)
+                    manifest = _build(inv, result, started, fork)
                     written = lakehouse.catalog.tables(fork)
                     result.published = {n.table: written[n.table] for n in publishable(result.nodes)
                                         if n.table is not None and n.table in written}
@@ -110,13 +146,15 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
     return result
 
 
-def _build(inv: _Invocation, result: DbtRunResult, started: float) -> Mapping[str, Any]:
+def _build(inv: _Invocation, result: DbtRunResult, started: float, ref: str) -> Mapping[str, Any]:
     """Parse and run dbt; returns the manifest. Raises DbtRunFailed (inside ``writing``: the
     fork is dropped and the branch stays as it was)."""
     from branchops.dbt.runner import _invoke, record_outcome
 
     with _quiet_third_party():
         manifest_obj, manifest = inv.parse(result)
+        if is_static(inv.lh.settings):
+            point_sources_at(manifest_obj, ref)
         result.timings["prepare"] = time.perf_counter() - started
         res = _invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
     result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]

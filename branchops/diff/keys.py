@@ -50,7 +50,7 @@ def _as_columns(value: Any) -> tuple[str, ...] | None:
 
 
 def _relation_name(node: Mapping[str, Any]) -> str | None:
-    schema = node.get("schema")
+    schema = str(node.get("schema") or "").partition("@")[0]  # static Trino: "analytics@<branch>"
     name = node.get("alias") or node.get("identifier") or node.get("name")
     return f"{schema}.{name}" if schema and name else None
 

@@ -8,6 +8,11 @@ files, and ``relation("pr-42", "raw.orders")`` is ``"b_pr_42_<hash>"."raw"."orde
 through such a catalog (dbt-trino, ``CREATE TABLE AS``) are Nessie commits on that branch.
 :meth:`TrinoEngine.drop_catalog` forgets the catalog when its branch is dropped.
 
+With ``trino_catalogs = "static"`` (Starburst Galaxy, ``catalog.management=static``) branchops
+creates no catalog: one preconfigured Iceberg REST catalog (``trino_catalog``, served by
+``branchops serve``) reaches every branch through the schema, so ``relation("pr-42",
+"raw.orders")`` is ``"lake"."raw@pr-42"."orders"`` (see :mod:`branchops.rest.naming`).
+
 Catalog names are a pure function of the ref and the catalog's non-secret settings (Nessie URI,
 warehouse, S3 endpoint and key id), so two processes (a CLI run, then dbt) agree on them, two
 lakehouses sharing one Trino do not clash, and changed settings never reuse a stale catalog.
@@ -33,10 +38,13 @@ from branchops.engine.base import Engine
 from branchops.engine.trino_settings import (
     AuthMethod,
     TrinoConnectionInfo,
+    branch_schema,
     catalog_name,
     dbt_profile_output,
     iceberg_catalog_properties,
+    is_static,
     lakehouse_scope,
+    qualify_for_branch,
     quote,
     sql_string,
 )
@@ -158,13 +166,16 @@ class TrinoEngine(Engine):
         self.settings = settings
         self.info = TrinoConnectionInfo.from_settings(settings)
         self.extra_catalog_properties = dict(extra_catalog_properties or {})
-        self.scope = lakehouse_scope(settings)
+        #: static: one preconfigured catalog (``trino_catalog``) reaches every branch by schema
+        self.static = is_static(settings)
+        self.scope = "" if self.static else lakehouse_scope(settings)
         self._conn: Connection | None = None
         self._catalogs: set[str] = set()
         self.scratch_catalog = scratch_catalog
         self._scratch_schema: str | None = None
         self._materialized: set[str] = set()
-        iceberg_catalog_properties(settings, settings.main_branch)  # fail early on a bad config
+        if not self.static:
+            iceberg_catalog_properties(settings, settings.main_branch)  # fail early on a bad config
 
     # -- connection ---------------------------------------------------------------------
     @property
@@ -196,7 +207,11 @@ class TrinoEngine(Engine):
 
     def query_ref(self, ref: str, sql: str) -> pa.Table:
         """Run ``sql`` with ``ref``'s catalog as the session catalog (``select * from raw.orders``)."""
-        conn = self.info.connect(catalog=self.ensure_catalog(ref), schema=self.settings.target_schema)
+        catalog, schema = self.ensure_catalog(ref), self.settings.target_schema
+        if self.static:  # the session's tables are the branch's: name it in every schema
+            name = split_ref(ref)[0] or ref
+            sql, schema = qualify_for_branch(sql, name, schema), branch_schema(schema, name)
+        conn = self.info.connect(catalog=catalog, schema=schema)
         try:
             description, rows = self.execute(sql, what=f"a query on {ref}", unchanged="nothing was written",
                                              conn=conn)
@@ -206,7 +221,7 @@ class TrinoEngine(Engine):
 
     # -- one catalog per branch ---------------------------------------------------------
     def catalog_name(self, ref: str) -> str:
-        return catalog_name(ref, scope=self.scope)
+        return self.settings.trino_catalog if self.static else catalog_name(ref, scope=self.scope)
 
     def catalog_properties(self, ref: str) -> dict[str, str]:
         return iceberg_catalog_properties(self.settings, ref, extra=self.extra_catalog_properties)
@@ -233,6 +248,17 @@ class TrinoEngine(Engine):
         catalog = self.catalog_name(name)
         if catalog in self._catalogs:
             return catalog
+        if self.static:
+            if catalog not in self.existing_catalogs():
+                raise BackendError(
+                    f"Trino has no catalog {catalog!r} (trino_catalogs = 'static')",
+                    unchanged="nothing was written",
+                    hint=(f"configure it once in Trino (etc/catalog/{catalog}.properties: connector.name=iceberg, "
+                          "iceberg.catalog.type=rest, iceberg.rest-catalog.uri=<`branchops serve` address>), "
+                          "or set trino_catalog to the name it has"),
+                )
+            self._catalogs.add(catalog)
+            return catalog
         if catalog not in self.existing_catalogs():
             props = ", ".join(f"{quote(k)} = {sql_string(v)}" for k, v in self.catalog_properties(name).items())
             try:
@@ -249,6 +275,8 @@ class TrinoEngine(Engine):
 
     def drop_catalog(self, ref: str) -> None:
         """Forget the Trino catalog of branch ``ref`` (call it when the branch is dropped)."""
+        if self.static:  # the one catalog serves every branch; nothing per branch to drop
+            return
         name = split_ref(ref)[0] or ref
         catalog = self.catalog_name(name)
         self.execute(f"DROP CATALOG IF EXISTS {quote(catalog)}", what=f"dropping the Trino catalog of {name}")
@@ -259,7 +287,8 @@ class TrinoEngine(Engine):
         catalog = self.ensure_catalog(ref)
         if table not in self.catalog.tables(ref):
             raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
-        return f"{quote(catalog)}.{quote(ns)}.{quote(name)}"
+        schema = branch_schema(ns, split_ref(ref)[0] or ref) if self.static else ns
+        return f"{quote(catalog)}.{quote(schema)}.{quote(name)}"
 
     # -- session scratch tables (small intermediate results, e.g. the diff's residue) -------
     def _scratch(self) -> str:

@@ -119,6 +119,83 @@ def catalog_name(ref: str, *, scope: str = "") -> str:
     return f"b_{clean}_{digest}"
 
 
+#: separates a schema from the branch it is read on, in static mode: ``"analytics@pr-42"``
+BRANCH_SEPARATOR = "@"
+
+
+def is_static(settings: Settings) -> bool:
+    """One preconfigured Iceberg REST catalog for every branch (``trino_catalogs = "static"``)."""
+    return settings.trino_catalogs == "static"
+
+
+def branch_schema(schema: str, ref: str) -> str:
+    """The schema of the static catalog that holds ``schema`` as it is on branch ``ref``.
+
+    ``branchops serve`` reads the branch from the namespace (``analytics@pr-42``). Trino
+    lowercases unquoted and quoted schema names alike, so branch names are lowercase there.
+    """
+    return f"{schema}{BRANCH_SEPARATOR}{ref}"
+
+
+def qualify_for_branch(sql: str, ref: str, default_schema: str) -> str:
+    """``sql`` with every ``ns.table`` (and bare ``table``) that names no catalog rewritten to
+    the static catalog's ``"ns@ref".table``, so a query written against a branch's tables
+    (``select * from raw.orders``) reads them on ``ref``. CTE names are left alone."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="trino")
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if table.args.get("catalog") or (not table.db and table.name in ctes) or not table.name:
+            continue
+        schema = table.db or default_schema
+        table.set("db", exp.to_identifier(branch_schema(schema, ref), quoted=True))
+    return tree.sql(dialect="trino")
+
+
+def bi_relation(settings: Settings, branch: str, table: str) -> str | None:
+    """The ``catalog.schema.table`` a BI tool on Trino (Superset) reads for ``table`` on ``branch``.
+
+    Static catalogs: ``lake."analytics@pr-42".orders``, in the one catalog every PR shares, so one
+    BI database connection previews every PR. Dynamic: the branch's own catalog (while the branch
+    lives). None for an engine other than Trino.
+    """
+    if settings.engine != "trino":
+        return None
+    ns, _, name = table.rpartition(".")
+    if is_static(settings):
+        return f"{settings.trino_catalog}.{quote(branch_schema(ns, branch))}.{name}"
+    try:
+        return f"{quote(catalog_name(branch, scope=lakehouse_scope(settings)))}.{ns}.{name}"
+    except ConfigError:
+        return None
+
+
+def static_catalog_properties(settings: Settings, rest_uri: str, *, token: str | None = None) -> dict[str, str]:
+    """``etc/catalog/<trino_catalog>.properties`` of the one static catalog (for an administrator:
+    Trino reads it at start). S3 settings as for the dynamic catalogs; keys only when set."""
+    props = {"connector.name": "iceberg", "iceberg.catalog.type": "rest", "iceberg.rest-catalog.uri": rest_uri}
+    if token:
+        props["iceberg.rest-catalog.security"] = "OAUTH2"
+        props["iceberg.rest-catalog.oauth2.token"] = token
+        register_secret(token)
+    if settings.warehouse_location.startswith(("s3://", "s3a://")):
+        props.update(_s3_properties(settings))
+    return props
+
+
+def _s3_properties(settings: Settings) -> dict[str, str]:
+    io = settings.file_io_properties()
+    props = {"fs.native-s3.enabled": "true"}
+    for ours, theirs in _S3_PROPERTIES.items():
+        if io.get(ours):
+            props[theirs] = io[ours]
+    if io.get("s3.endpoint") and io.get("s3.force-virtual-addressing", "false").lower() != "true":
+        props["s3.path-style-access"] = "true"
+    return props
+
+
 def iceberg_catalog_properties(
     settings: Settings, ref: str, *, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -142,13 +219,7 @@ def iceberg_catalog_properties(
         props["iceberg.nessie-catalog.authentication.type"] = "BEARER"
         props["iceberg.nessie-catalog.authentication.token"] = settings.nessie_token.get_secret_value()
     if settings.warehouse_location.startswith(("s3://", "s3a://")):
-        io = settings.file_io_properties()
-        props["fs.native-s3.enabled"] = "true"
-        for ours, theirs in _S3_PROPERTIES.items():
-            if io.get(ours):
-                props[theirs] = io[ours]
-        if io.get("s3.endpoint") and io.get("s3.force-virtual-addressing", "false").lower() != "true":
-            props["s3.path-style-access"] = "true"
+        props.update(_s3_properties(settings))
     props.update(extra or {})
     for key in SECRET_PROPERTIES:
         register_secret(props.get(key))
@@ -165,6 +236,9 @@ def dbt_profile_output(
     holds none: dbt reads them from the same environment variables branchops does.
     """
     info = TrinoConnectionInfo.from_settings(settings)
+    if is_static(settings):  # one catalog; the branch is in the schema
+        catalog = settings.trino_catalog
+        schema = branch_schema(schema or settings.target_schema, ref)
     output: dict[str, Any] = {
         "type": "trino",
         "method": info.method,

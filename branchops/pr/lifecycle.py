@@ -32,7 +32,7 @@ from branchops.pr.model import (
     merge_properties,
     pr_branch_name,
 )
-from branchops.pr.render import render_report
+from branchops.pr.render import bi_relations, render_report
 from branchops.pr.reporter import Reporter
 from branchops.pr.steps import Builder, Differ, default_builder, default_differ
 
@@ -120,7 +120,7 @@ class PullRequests:
             reason=None if validation.passed else "; ".join([*build.errors, *build.tests.failures][:5])
             or "the dbt build or its tests failed",
             changed_tables=changed, build=build.to_dict(), diff=diff, validation=validation.to_dict(),
-            timings=timings,
+            timings=timings, bi_relations=bi_relations(self.lh.settings, branch, changed, self.catalog.tables(branch)),
         )
         return outcome, build, diff
 

@@ -200,6 +200,8 @@ class Outcome:
     merge: dict[str, Any] | None = None
     comment_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: changed table -> the catalog.schema.table a BI tool on Trino reads for the PR's version
+    bi_relations: dict[str, str] = field(default_factory=dict)
     report: str | None = None  # the markdown; not part of the JSON
 
     @property

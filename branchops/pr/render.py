@@ -9,10 +9,13 @@ whatever does not fit is named in a visible note.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from branchops.github import MARKER, MAX_COMMENT_BYTES
 from branchops.pr.model import BuildOutcome, Outcome, Status
+
+if TYPE_CHECKING:
+    from branchops.config import Settings
 
 _ICON = {
     Status.PASSED: "✅", Status.FAILED: "❌", Status.MERGED: "🚀", Status.ALREADY_MERGED: "🚀",
@@ -121,6 +124,21 @@ def build_section(build: BuildOutcome) -> str:
     return "\n".join(lines)
 
 
+def bi_relations(settings: Settings, branch: str, changed: Sequence[str], present: Mapping[str, str]
+                 ) -> dict[str, str]:
+    """Changed table -> what a BI tool reads for the branch's version (tables the branch still has)."""
+    from branchops.engine.trino_settings import bi_relation
+
+    out = {t: bi_relation(settings, branch, t) for t in changed if t in present}
+    return {t: r for t, r in out.items() if r}
+
+
+def bi_section(relations: Mapping[str, str]) -> str:
+    lines = ["**preview in BI** (Trino; with a static catalog one database connection serves every PR):"]
+    lines += [f"- `{t}` → `{r}`" for t, r in sorted(relations.items())]
+    return "\n".join(lines)
+
+
 def render_report(
     outcome: Outcome,
     build: BuildOutcome | None,
@@ -153,6 +171,8 @@ def render_report(
     if diff is not None:
         parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
                      + ("\n\n" + diff_summary_table(tables) if tables else ""))
+    if outcome.bi_relations:
+        parts.append(bi_section(outcome.bi_relations))
     footer = ""
     if outcome.timings:
         footer = "<sub>timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()) + "</sub>"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +39,18 @@ JVM_OPTIONS = (
 )
 
 
-def config_properties(port: int, log_levels: Path) -> str:
+def config_properties(port: int, log_levels: Path, *, catalog_dir: Path | None = None) -> str:
+    """``catalog_dir`` given: ``catalog.management=static`` with the catalogs in that folder
+    (``CREATE CATALOG`` is refused, as on Starburst Galaxy); else dynamic, in memory."""
+    catalogs = (["catalog.management=static", f"catalog.config-dir={catalog_dir}"] if catalog_dir else
+                ["catalog.management=dynamic", "catalog.store=memory", "catalog.prune.update-interval=1s"])
     return "\n".join([
         f"log.levels-file={log_levels}",
         "coordinator=true",
         "node-scheduler.include-coordinator=true",
         f"http-server.http.port={port}",
         f"discovery.uri=http://127.0.0.1:{port}",
-        "catalog.management=dynamic",
-        "catalog.store=memory",
-        "catalog.prune.update-interval=1s",
+        *catalogs,
         # small and few: the machine has 2 cores and runs the tests and Nessie beside Trino
         "query.max-memory=1GB",
         "query.max-memory-per-node=512MB",
@@ -83,8 +86,12 @@ def _ready(uri: str) -> bool:
     return not info.get("starting", True)
 
 
-def start_trino(workdir: Path, *, home: Path | None = None, timeout: float = 240) -> TrinoServer:
+def start_trino(workdir: Path, *, home: Path | None = None, timeout: float = 240,
+                static_catalogs: Mapping[str, Mapping[str, str]] | None = None) -> TrinoServer:
     """Fetch (cached) and start Trino; returns once it serves queries.
+
+    ``static_catalogs`` (``{name: properties}``, ``connector.name`` included) starts it with
+    ``catalog.management=static`` and exactly those catalogs.
 
     Raises:
         ServiceError: it could not be fetched, found no Java 24+, or did not come up in time.
@@ -96,7 +103,13 @@ def start_trino(workdir: Path, *, home: Path | None = None, timeout: float = 240
     etc.mkdir(parents=True, exist_ok=True)
     # Trino logs every config value at start and Iceberg every commit: keep warnings only
     (etc / "log.properties").write_text("io.trino=WARN\nio.airlift=WARN\norg.apache.iceberg=WARN\nBootstrap=WARN\n")
-    (etc / "config.properties").write_text(config_properties(port, etc / "log.properties"))
+    catalog_dir: Path | None = None
+    if static_catalogs is not None:
+        catalog_dir = etc / "catalog"
+        catalog_dir.mkdir(exist_ok=True)
+        for name, props in static_catalogs.items():
+            (catalog_dir / f"{name}.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (etc / "config.properties").write_text(config_properties(port, etc / "log.properties", catalog_dir=catalog_dir))
     argv = [
         str(java), *JVM_OPTIONS,
         "-cp", str(home / "lib" / "*"),
