@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,6 +102,10 @@ class _Invocation:
                 and "DBT_SEND_ANONYMOUS_USAGE_STATS" not in os.environ:
             self.common.append("--no-send-anonymous-usage-stats")  # a CI step should not phone home
         self.state_args: list[str] = []
+        #: called once dbt parsed the project; may replace ``user_args``' selection (see branchops.lineage)
+        self.refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None
+        #: called with the manifest a publishing run stores, before it is stored
+        self.on_manifest: Callable[[Path], None] | None = None
 
     def use_state(self, base: str, result: DbtRunResult) -> None:
         if dbt_args.has_flag(self.user_args, "--state") or not dbt_args.uses_state(self.user_args):
@@ -157,8 +161,11 @@ def run_dbt(
     base: str | None = None,
     threads: int | None = None,
     dbt_output: Literal["stdout", "stderr"] = "stdout",
+    refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None,
 ) -> DbtRunResult:
     """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
+
+    ``refine`` (DuckDB engine) is called after parsing and may narrow the selection.
 
     Raises:
         UsageError: unknown command, no dbt_project.yml, flags branchops owns, no stored build
@@ -182,6 +189,7 @@ def run_dbt(
     with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output):
         inv = _Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
         inv.use_state(base or lakehouse.main, result)
+        inv.refine = refine
         if lakehouse.settings.engine == "trino":  # dbt-trino builds in the branch's Trino catalog
             from branchops.dbt.trino import run_on_trino
 
@@ -190,6 +198,8 @@ def run_dbt(
                               threads=threads)
         write_spec(inv.spec, tables)  # parse and ls open no database; written again below
         manifest_obj, manifest = inv.parse(result)
+        if inv.refine is not None:
+            inv.refine(inv, manifest_obj, manifest)
         copy = inv.in_place_tables(manifest_obj, manifest, tables)
         write_spec(inv.spec, tables, copy)
         copies = {t: _row_count(lakehouse, branch, t) for t in copy}
@@ -269,6 +279,8 @@ def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built
                                           mode="append")
                 else:
                     write_relation_detail(con, w, node.table, rel, mode="replace")
+            if inv.on_manifest is not None:
+                inv.on_manifest(inv.target / "manifest.json")
             w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or w.branch))
     finally:
         con.close()

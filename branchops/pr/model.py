@@ -85,12 +85,14 @@ class BuildOutcome:
     keys: dict[str, list[str]] = field(default_factory=dict)  # table -> primary key from the manifest
     seconds: float = 0.0
     published_hash: str | None = None
+    #: the change classification and impact (``branchops.lineage.LineageSelection.to_dict``); None: off
+    lineage: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "built": list(self.built), "reused": list(self.reused), "tests": self.tests.to_dict(),
             "errors": list(self.errors), "exposures": list(self.exposures), "seconds": round(self.seconds, 3),
-            "published_hash": self.published_hash,
+            "published_hash": self.published_hash, "lineage": self.lineage,
         }
 
 
