@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import fetch, find_build, store_artifacts
+from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, store_artifacts
 from branchops.dbt.project import DbtProject
 from branchops.dbt.publish import write_relation_detail
 from branchops.dbt.results import (
@@ -121,6 +121,15 @@ class _Invocation:
         self.state_args = ["--state", str(self.work / "state")]
         result.base, result.state_commit = base, stored.commit
 
+    def seed_partial_parse(self, ref: str) -> None:
+        """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
+        re-parses only the files that differ (it checks versions, vars, profile and project)."""
+        stored = find_build(self.lh.catalog, ref)
+        if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
+            return
+        with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse
+            fetch(self.lh.catalog, stored.partial_parse, self.target / PARTIAL_PARSE_FILE)
+
     def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
         res = _invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
         if not res.success:
@@ -197,6 +206,7 @@ def run_dbt(
         project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
                               threads=threads)
         write_spec(inv.spec, tables)  # parse and ls open no database; written again below
+        inv.seed_partial_parse(base or lakehouse.main)
         manifest_obj, manifest = inv.parse(result)
         if inv.refine is not None:
             inv.refine(inv, manifest_obj, manifest)

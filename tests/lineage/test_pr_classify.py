@@ -4,6 +4,7 @@ rebuilds downstream; a metadata-only one builds nothing; `--classify off` is sta
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from branchops import dbt
 from branchops.config import Settings
+from branchops.dbt.artifacts import fetch, find_build
 from branchops.demo import load_demo_data
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter, Status
@@ -56,7 +58,8 @@ def sync(lh: Lakehouse, pr: int, project: Path, *, classify: bool = True) -> tup
     return out, printed[0]
 
 
-def test_a_new_column_in_orders_builds_one_model_and_keeps_four(shop: tuple[Lakehouse, Path]) -> None:
+def test_a_new_column_in_orders_builds_one_model_and_keeps_four(shop: tuple[Lakehouse, Path], tmp_path: Path
+                                                                 ) -> None:
     lh, project = shop
     changed = edit(project, "orders.sql", "coalesce(p.amount, 0) as amount",
                    "coalesce(p.amount, 0) as amount,\n    p.payments as payment_count", "newcol")
@@ -72,7 +75,16 @@ def test_a_new_column_in_orders_builds_one_model_and_keeps_four(shop: tuple[Lake
     assert pr["analytics.orders"] != main["analytics.orders"]
     assert out.changed_tables == ["analytics.orders"]
     assert "non-breaking" in report and "kept from the base, zero-copy" in report
-    assert "`analytics.customers`" in report and "[Revenue dashboard](https://bi.example.com/dashboards/revenue)" in report
+    assert "`analytics.customers`" in report
+    assert "[Revenue dashboard](https://bi.example.com/dashboards/revenue)" in report
+    # the PR's stored manifest holds every model's compiled SQL (the next PR compares against it),
+    # and main's build stored dbt's partial-parse state
+    stored = find_build(lh.catalog, "pr-41")
+    assert stored is not None and stored.commit != find_build(lh.catalog, "main").commit  # type: ignore[union-attr]
+    manifest = json.loads(fetch(lh.catalog, stored.manifest, tmp_path / "m.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 9 and all(n.get("compiled_code") for n in models)
+    assert find_build(lh.catalog, "main").partial_parse  # type: ignore[union-attr]
 
 
 def test_a_changed_filter_is_breaking_and_rebuilds_what_reads_it(shop: tuple[Lakehouse, Path]) -> None:
