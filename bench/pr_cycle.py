@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                  env={"DBT_PARTIAL_PARSE": "false"})
         merge_s, merged = branchops(config, "pr", "merge", "--pr", "1", "--sha", SHA)
 
-        hub = edited(project, "hub", "    status\n", "    status,\n    upper(status) as status_code\n", "hub")
+        # on top of the leaf change merged above: hub is the only difference from main
+        hub = edited(leaf, "hub", "    status\n", "    status,\n    upper(status) as status_code\n", "hub")
         on_s, on = branchops(config, "pr", "open", "--pr", "3", "--sha", SHA, "--project-dir", str(hub))
         off_s, off = branchops(config, "pr", "open", "--pr", "4", "--sha", SHA, "--project-dir", str(hub),
                                "--classify", "off")
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "nonbreaking": {
                 "changed_model": "hub", "downstream_models": DOWNSTREAM,
                 "classify_on": {"seconds": round(on_s, 3), "status": on["status"], "models_built": built(on),
+                                "classify_s": ((on.get("build") or {}).get("lineage") or {}).get("seconds"),
                                 "kept_from_base": len(((on.get("build") or {}).get("lineage") or {})
                                                       .get("kept_from_base", []))},
                 "classify_off": {"seconds": round(off_s, 3), "status": off["status"], "models_built": built(off)},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,10 +41,18 @@ class LineageSelection:
         self.kept: list[str] = []  # tables downstream of the changes that keep the base's data
         self.kept_models: list[str] = []  # their models' unique ids
         self.fallback: str | None = None  # why state:modified+ was built as is
+        self.seconds = 0.0  # compiling, listing and classifying
 
     def __call__(self, inv: _Invocation, manifest_obj: Any, manifest: Mapping[str, Any]) -> None:
         if not inv.state_args:
             return  # nothing to compare against: everything is built
+        started = time.perf_counter()
+        try:
+            self._classify(inv, manifest_obj)
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def _classify(self, inv: _Invocation, manifest_obj: Any) -> None:
         from branchops.dbt.runner import _failure_text, _invoke
 
         base = json.loads((inv.work / "state" / "manifest.json").read_text())
@@ -76,7 +85,8 @@ class LineageSelection:
 
     def to_dict(self) -> dict[str, Any]:
         return {"models": [c.to_dict() for c in self.changes], "selection": self.selection,
-                "kept_from_base": self.kept, "kept_models": self.kept_models, "fallback": self.fallback}
+                "kept_from_base": self.kept, "kept_models": self.kept_models, "fallback": self.fallback,
+                "seconds": round(self.seconds, 3)}
 
 
 def plan(head: Mapping[str, Any], modified: Sequence[str], changes: Sequence[ModelChange]) -> list[str]:
