@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
 from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, store_artifacts
-from branchops.dbt.project import DbtProject
+from branchops.dbt.project import SCRATCH_ENV, DbtProject
 from branchops.dbt.publish import write_relation_detail
 from branchops.dbt.results import (
     DbtRunFailed,
@@ -195,7 +195,8 @@ def run_dbt(
     threads = int(threads or lakehouse.settings.threads or os.cpu_count() or 1)
     result = DbtRunResult(command=command, branch=branch, project=project.name, success=False)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output):
+    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output), \
+            _env(SCRATCH_ENV, str(Path(tmp) / "scratch.json")):
         inv = _Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
         inv.use_state(base or lakehouse.main, result)
         inv.refine = refine
@@ -220,6 +221,19 @@ def run_dbt(
             close_dbt_connections()
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
