@@ -1,14 +1,20 @@
-"""Benchmark: one PR changing one model of the sample project (JSON -> bench/results/pr_cycle.json).
+"""Benchmark: small PRs on a 20-model project, each command in a fresh process
+(JSON -> bench/results/pr_cycle.json).
 
-Measures, on a fresh embedded lakehouse with the sample raw data at ``--scale`` (1 ~ 1M orders):
-- ``full_build_s``: a plain full ``dbt build`` of the project on a branch (what CI would do
-  without state selection);
-- ``open_report_s``: ``pr open`` of a PR that changes one model (fork, dbt build of
-  state:modified+ with tests, diff of every changed table, report rendered);
-- ``merge_s``: ``pr merge`` of that PR (gates, atomic merge into main, branch dropped).
-The ratio open/full says what zero-copy branches and state selection save per push.
+A synthetic dbt project over the demo raw data (``--scale``; 1 ~ 1M orders): ``hub`` (orders)
+with 10 models downstream of it, and 9 independent leaf models over customers (20 models).
+Every step below runs ``branchops`` as a new process, as CI does, so dbt's import and parse
+count. Measured in the same run:
 
-    python bench/pr_cycle.py [--scale 1.0] [--model monthly_revenue] [--out bench/results/pr_cycle.json]
+- ``full_build_s``: ``branchops dbt build`` of the whole project on a fresh branch of main;
+- ``open_report_s``: ``branchops pr open`` of a PR adding a column to one leaf model (fork,
+  classification, build, tests, diff, report), with the partial-parse state stored with main's
+  build; ``open_no_partial_parse_s``: the same PR with dbt's partial parsing off (before this
+  change every run parsed from scratch); ratios of both against the full build;
+- ``nonbreaking``: a PR adding a column to ``hub``: models built with ``--classify on`` (1; its
+  10 downstream models keep main's tables) and ``--classify off`` (11, state:modified+), timed.
+
+    python bench/pr_cycle.py [--scale 0.1] [--out bench/results/pr_cycle.json]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,26 +32,66 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+SHA = "b" * 40
+DOWNSTREAM = 10
+LEAVES = 9
 
-CHANGES = {
-    "monthly_revenue": ("sum(revenue) as revenue",
-                        "sum(revenue) as revenue,\n    sum(revenue) / sum(orders) as avg_order_value"),
-}
+
+def write_project(folder: Path) -> None:
+    """hub + DOWNSTREAM models reading it + LEAVES independent models: 20 models."""
+    models = folder / "models"
+    models.mkdir(parents=True)
+    (folder / "dbt_project.yml").write_text(
+        "name: bench_shop\nversion: '1.0.0'\nconfig-version: 2\nprofile: bench_shop\nmodel-paths: [models]\n"
+        "models:\n  bench_shop:\n    +materialized: table\n")
+    (models / "sources.yml").write_text(
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: orders\n"
+        "      - name: customers\n")
+    (models / "hub.sql").write_text(
+        "select\n    order_id,\n    customer_id,\n    order_date,\n    status\nfrom {{ source('raw', 'orders') }}\n")
+    for i in range(1, DOWNSTREAM + 1):
+        (models / f"daily_{i:02d}.sql").write_text(
+            f"select order_date, count(*) as orders, count(distinct customer_id) as customers\n"
+            f"from {{{{ ref('hub') }}}}\nwhere order_id % {DOWNSTREAM} <> {i - 1}\ngroup by order_date\n")
+    for i in range(1, LEAVES + 1):
+        (models / f"leaf_{i:02d}.sql").write_text(
+            f"select\n    customer_id,\n    country\nfrom {{{{ source('raw', 'customers') }}}}\n"
+            f"where customer_id % {LEAVES} = {i - 1}\n")
+
+
+def edited(project: Path, model: str, old: str, new: str, tag: str) -> Path:
+    copy = project.parent / f"{project.name}-{tag}"
+    shutil.copytree(project, copy)
+    path = copy / "models" / f"{model}.sql"
+    text = path.read_text()
+    assert old in text, (model, old)
+    path.write_text(text.replace(old, new))
+    return copy
+
+
+def branchops(config: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, dict[str, Any]]:
+    """One fresh ``branchops`` process with ``--output json``; (seconds, its JSON)."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "branchops", "--config", str(config), "--output", "json", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"branchops {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return seconds, json.loads(proc.stdout)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--model", default="monthly_revenue", choices=sorted(CHANGES))
+    ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pr_cycle.json")
     args = ap.parse_args(argv)
 
-    from branchops import dbt
     from branchops.config import load_settings
     from branchops.demo import load_demo_data
     from branchops.lakehouse import Lakehouse
-    from branchops.pr import PullRequests, Reporter
     from branchops.setup import init_project
 
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
@@ -52,55 +99,60 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="branchops-bench-pr-"))
     try:
         init_project(work / "lh", threads=args.threads)
-        lh = Lakehouse(load_settings(work / "lh" / "branchops.toml"))
-        t = time.perf_counter()
-        rows = load_demo_data(lh, args.scale)["rows"]
-        demo_s = time.perf_counter() - t
-        project = work / "dbt_project"
-        shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+        config = work / "lh" / "branchops.toml"
+        with Lakehouse(load_settings(config)) as lh:
+            rows = load_demo_data(lh, args.scale)["rows"]
+        project = work / "project"
+        write_project(project)
+        main_build_s, _ = branchops(config, "dbt", "build", "--branch", "main", "--project-dir", str(project))
+        with Lakehouse(load_settings(config)) as lh:
+            lh.catalog.create_branch("bench-full", from_ref="main")
+        full_build_s, full = branchops(config, "dbt", "build", "--branch", "bench-full", "--project-dir", str(project))
 
-        t = time.perf_counter()
-        dbt.build(lh, "main", project, dbt_output="stderr")  # production: main's stored manifest
-        main_build_s = time.perf_counter() - t
+        leaf = edited(project, "leaf_09", "    country\n", "    country,\n    upper(country) as country_code\n", "leaf")
+        open_s, opened = branchops(config, "pr", "open", "--pr", "1", "--sha", SHA, "--project-dir", str(leaf))
+        cold_s, cold = branchops(config, "pr", "open", "--pr", "2", "--sha", SHA, "--project-dir", str(leaf),
+                                 env={"DBT_PARTIAL_PARSE": "false"})
+        merge_s, merged = branchops(config, "pr", "merge", "--pr", "1", "--sha", SHA)
 
-        lh.catalog.create_branch("bench-full", from_ref="main")
-        t = time.perf_counter()
-        full = dbt.build(lh, "bench-full", project, dbt_output="stderr")
-        full_build_s = time.perf_counter() - t
-        lh.catalog.drop_branch("bench-full")
-
-        model = next(project.rglob(f"{args.model}.sql"))
-        old, new = CHANGES[args.model]
-        model.write_text(model.read_text().replace(old, new))
-        reports: list[str] = []
-        prs = PullRequests(lh, Reporter(None, echo=reports.append, env={}))
-        t = time.perf_counter()
-        opened = prs.sync(1, "b" * 40, project)
-        open_s = time.perf_counter() - t
-        t = time.perf_counter()
-        merged = prs.merge(1, "b" * 40)
-        merge_s = time.perf_counter() - t
-        lh.close()
+        # on top of the leaf change merged above: hub is the only difference from main
+        hub = edited(leaf, "hub", "    status\n", "    status,\n    upper(status) as status_code\n", "hub")
+        on_s, on = branchops(config, "pr", "open", "--pr", "3", "--sha", SHA, "--project-dir", str(hub))
+        off_s, off = branchops(config, "pr", "open", "--pr", "4", "--sha", SHA, "--project-dir", str(hub),
+                               "--classify", "off")
+        built = lambda out: len((out.get("build") or {}).get("built", []))  # noqa: E731
         result = {
             "benchmark": "pr_cycle",
             "scale": args.scale,
             "raw_rows": rows,
-            "changed_model": args.model,
+            "project_models": 1 + DOWNSTREAM + LEAVES,
             "threads": args.threads,
+            "fresh_process": True,
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
-            "demo_data_s": round(demo_s, 3),
             "main_build_s": round(main_build_s, 3),
             "full_build_s": round(full_build_s, 3),
-            "full_build_models": len(full.built),
+            "full_build_models": len(full.get("built") or full.get("published") or []),
+            "changed_model": "leaf_09",
             "open_report_s": round(open_s, 3),
-            "open_timings_s": {k: round(v, 3) for k, v in opened.timings.items()},
-            "open_status": opened.status.value,
-            "models_built_on_pr": len((opened.build or {}).get("built", [])),
-            "changed_tables": opened.changed_tables,
-            "report_bytes": len(reports[0].encode()) if reports else 0,
-            "open_vs_full_ratio": round(open_s / full_build_s, 3) if full_build_s else None,
+            "open_status": opened["status"],
+            "open_timings_s": opened.get("timings"),
+            "models_built_on_pr": built(opened),
+            "changed_tables": opened.get("changed_tables"),
+            "open_vs_full_ratio": round(open_s / full_build_s, 3),
+            "open_no_partial_parse_s": round(cold_s, 3),
+            "open_no_partial_parse_status": cold["status"],
+            "open_no_partial_parse_vs_full_ratio": round(cold_s / full_build_s, 3),
             "merge_s": round(merge_s, 3),
-            "merge_status": merged.status.value,
+            "merge_status": merged["status"],
+            "nonbreaking": {
+                "changed_model": "hub", "downstream_models": DOWNSTREAM,
+                "classify_on": {"seconds": round(on_s, 3), "status": on["status"], "models_built": built(on),
+                                "classify_s": ((on.get("build") or {}).get("lineage") or {}).get("seconds"),
+                                "kept_from_base": len(((on.get("build") or {}).get("lineage") or {})
+                                                      .get("kept_from_base", []))},
+                "classify_off": {"seconds": round(off_s, 3), "status": off["status"], "models_built": built(off)},
+                "on_vs_off_ratio": round(on_s / off_s, 3),
+            },
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

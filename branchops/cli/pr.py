@@ -11,6 +11,7 @@ import typer
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, emit, err_console, say, short
 from branchops.cli.state import STATE
+from branchops.errors import UsageError
 from branchops.pr.model import OnConflict
 from branchops.secrets import redact
 
@@ -25,9 +26,11 @@ PrOpt = Annotated[int, typer.Option("--pr", help="pull-request number")]
 ShaOpt = Annotated[str, typer.Option("--sha", help="the commit the PR's code is at")]
 ProjectOpt = Annotated[Path, typer.Option("--project-dir", help="the dbt project at that commit")]
 BaseOpt = Annotated[str | None, typer.Option("--base", help="branch to fork from and merge into (default: main)")]
+ClassifyOpt = Annotated[str, typer.Option("--classify", help="on: models downstream of only non-breaking "
+                                          "changes keep the base's tables; off: build all of state:modified+")]
 
 
-def _prs(fmt: OutputFormat) -> PullRequests:
+def _prs(fmt: OutputFormat, classify: bool = True) -> PullRequests:
     def echo(text: str) -> None:
         # A local run prints the report; with --output json stdout holds only the JSON.
         (sys.stderr if fmt is OutputFormat.JSON else sys.stdout).write(redact(text) + "\n")
@@ -37,8 +40,10 @@ def _prs(fmt: OutputFormat) -> PullRequests:
             err_console.print(f"[dim]{redact(msg)}[/]")
 
     from branchops.pr import PullRequests, Reporter
+    from branchops.pr.dbt_step import DbtBuilder
 
-    return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress)
+    return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress,
+                        builder=DbtBuilder(classify=classify))
 
 
 def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
@@ -47,9 +52,12 @@ def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
         raise typer.Exit(outcome.exit_code)
 
 
-def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None) -> None:
+def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None,
+          classify: str = "on") -> None:
+    if classify not in ("on", "off"):
+        raise UsageError(f"--classify must be on or off, not {classify!r}", unchanged="nothing was built")
     fmt = STATE.fmt(output)
-    prs = _prs(fmt)
+    prs = _prs(fmt, classify=classify == "on")
     try:
         out = prs.sync(pr, sha, project_dir, base)
     finally:
@@ -59,15 +67,17 @@ def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: Output
 
 
 @pr_app.command("open")
-def open_(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None) -> None:
+def open_(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
+          classify: ClassifyOpt = "on") -> None:
     """Fork pr-N from the base, build state:modified+ with tests, diff, report, record the validation."""
-    _sync(pr, sha, project_dir, base, output)
+    _sync(pr, sha, project_dir, base, output, classify)
 
 
 @pr_app.command("sync")
-def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None) -> None:
+def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
+         classify: ClassifyOpt = "on") -> None:
     """Same as open, for a new push: starts from a fresh fork of the current base."""
-    _sync(pr, sha, project_dir, base, output)
+    _sync(pr, sha, project_dir, base, output, classify)
 
 
 @pr_app.command("status")

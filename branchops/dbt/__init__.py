@@ -6,7 +6,7 @@ The PR lifecycle calls :func:`build`; the CLI calls :func:`run_dbt` for every db
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -43,6 +43,7 @@ def build(
     *,
     args: Sequence[str] = (),
     dbt_output: Literal["stdout", "stderr"] = "stdout",
+    refine: Callable[..., None] | None = None,
 ) -> DbtRunResult:
     """``dbt build`` on ``branch``, published in one commit; e.g. ``select=["state:modified+"]``
     rebuilds what changed against the build stored on ``base`` (default: main).
@@ -50,4 +51,4 @@ def build(
     Raises DbtRunFailed (nothing published), UsageError, RefNotFound, MergeConflict.
     """
     return run_dbt(lakehouse, "build", branch=branch, project_dir=project_dir, args=args, select=select,
-                   base=base, dbt_output=dbt_output)
+                   base=base, dbt_output=dbt_output, refine=refine)

@@ -55,3 +55,19 @@ def check_owned(args: Sequence[str]) -> None:
             unchanged="nothing was built or written",
             hint="drop those flags; use --project-dir of `branchops dbt` and target_schema in branchops.toml",
         )
+
+
+def replace_selection(args: Sequence[str], select: Sequence[str]) -> list[str]:
+    """``args`` with ``--select``/``--models`` replaced by ``select`` (other flags kept)."""
+    picked = {"-s", "--select", "-m", "--models", "--model"}
+    out: list[str] = []
+    taking = False
+    for arg in args:
+        if arg.startswith("-"):
+            taking = _name(arg) in picked and "=" not in arg
+            if _name(arg) in picked:
+                continue
+        elif taking:
+            continue
+        out.append(arg)
+    return [*out, "--select", *select] if select else out

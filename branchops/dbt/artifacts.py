@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 MANIFEST_PROPERTY = "branchops.dbt.manifest"
 RUN_RESULTS_PROPERTY = "branchops.dbt.run_results"
+#: dbt's partial-parse state of the build: the next run of the same code parses only what changed
+PARTIAL_PARSE_PROPERTY = "branchops.dbt.partial_parse"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 ARTIFACTS_FOLDER = "_dbt_artifacts"
 
 
@@ -29,16 +32,19 @@ class StoredBuild:
     commit: str
     manifest: str
     run_results: str | None
+    partial_parse: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"commit": self.commit, "manifest": self.manifest, "run_results": self.run_results}
+        return {"commit": self.commit, "manifest": self.manifest, "run_results": self.run_results,
+                "partial_parse": self.partial_parse}
 
 
 def _stored(commit: Commit) -> StoredBuild | None:
     manifest = commit.properties.get(MANIFEST_PROPERTY)
     if not manifest:
         return None
-    return StoredBuild(commit.hash, manifest, commit.properties.get(RUN_RESULTS_PROPERTY))
+    return StoredBuild(commit.hash, manifest, commit.properties.get(RUN_RESULTS_PROPERTY),
+                       commit.properties.get(PARTIAL_PARSE_PROPERTY))
 
 
 def find_build(catalog: VersionedCatalog, ref: str) -> StoredBuild | None:
@@ -70,7 +76,8 @@ def store_artifacts(
     folder = f"{root}/{ARTIFACTS_FOLDER}/{invocation_id}"
     io = load_file_io(properties=catalog.io_properties, location=folder)
     props: dict[str, str] = {}
-    for name, key in (("manifest.json", MANIFEST_PROPERTY), ("run_results.json", RUN_RESULTS_PROPERTY)):
+    for name, key in (("manifest.json", MANIFEST_PROPERTY), ("run_results.json", RUN_RESULTS_PROPERTY),
+                      (PARTIAL_PARSE_FILE, PARTIAL_PARSE_PROPERTY)):
         source = target_path / name
         if not source.is_file():
             continue

@@ -7,6 +7,7 @@ database with the branch's tables (see ``branchops.dbt.scratch``) when dbt opens
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -23,7 +24,10 @@ class Plugin(BasePlugin):
         self.scratch: str | None = plugin_config.get("scratch")
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        if self.scratch:
-            populate(conn, self.scratch)
+        scratch = self.scratch
+        if scratch and scratch.startswith("env:"):  # the profile stays the same from run to run
+            scratch = os.environ.get(scratch[4:])
+        if scratch:
+            populate(conn, scratch)
         else:
             load_iceberg(conn)

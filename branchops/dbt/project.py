@@ -20,6 +20,8 @@ from branchops.errors import UsageError
 TARGET_NAME = "branchops"
 #: The ``database`` of every relation dbt builds: dbt-duckdb's in-memory database.
 SCRATCH_DATABASE = "memory"
+#: the environment variable naming the scratch spec of the running invocation (see the plugin)
+SCRATCH_ENV = "BRANCHOPS_DBT_SCRATCH"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class DbtProject:
             "schema": schema,
             "threads": threads,
             # loads the Iceberg extension and creates the branch's views when dbt connects
-            "plugins": [{"module": "branchops.dbt.plugin", "config": {"scratch": str(scratch_spec)}}],
+            # the spec's path comes from the environment (set by the runner): a profile that does
+            # not change from run to run lets dbt reuse its partial-parse state
+            "plugins": [{"module": "branchops.dbt.plugin", "config": {"scratch": f"env:{SCRATCH_ENV}"}}],
         }
         profile = {self.profile: {"target": TARGET_NAME, "outputs": {TARGET_NAME: output}}}
         folder.mkdir(parents=True, exist_ok=True)

@@ -25,14 +25,14 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import fetch, find_build, store_artifacts, version_note
+from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, store_artifacts, version_note
 from branchops.dbt.deps import deps_command, missing_packages
-from branchops.dbt.project import DbtProject
+from branchops.dbt.project import SCRATCH_ENV, DbtProject
 from branchops.dbt.publish import write_relation_detail
 from branchops.dbt.results import (
     DbtRunFailed,
@@ -124,6 +124,10 @@ class _Invocation:
                 and "DBT_SEND_ANONYMOUS_USAGE_STATS" not in os.environ:
             self.common.append("--no-send-anonymous-usage-stats")  # a CI step should not phone home
         self.state_args: list[str] = []
+        #: called once dbt parsed the project; may replace ``user_args``' selection (see branchops.lineage)
+        self.refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None
+        #: called with the manifest a publishing run stores, before it is stored
+        self.on_manifest: Callable[[Path], None] | None = None
 
     def use_state(self, base: str, result: DbtRunResult) -> None:
         if dbt_args.has_flag(self.user_args, "--state") or not dbt_args.uses_state(self.user_args):
@@ -141,6 +145,15 @@ class _Invocation:
         note = version_note(state)
         if note:
             result.notes.append(note)
+
+    def seed_partial_parse(self, ref: str) -> None:
+        """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
+        re-parses only the files that differ (it checks versions, vars, profile and project)."""
+        stored = find_build(self.lh.catalog, ref)
+        if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
+            return
+        with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse
+            fetch(self.lh.catalog, stored.partial_parse, self.target / PARTIAL_PARSE_FILE)
 
     def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
         res = _invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
@@ -182,8 +195,11 @@ def run_dbt(
     base: str | None = None,
     threads: int | None = None,
     dbt_output: Literal["stdout", "stderr"] = "stdout",
+    refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None,
 ) -> DbtRunResult:
     """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
+
+    ``refine`` (DuckDB engine) is called after parsing and may narrow the selection.
 
     Raises:
         UsageError: unknown command, no dbt_project.yml, flags branchops owns, no stored build
@@ -207,9 +223,11 @@ def run_dbt(
     threads = int(threads or lakehouse.settings.threads or os.cpu_count() or 1)
     result = DbtRunResult(command=command, branch=branch, project=project.name, success=False)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output):
+    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output), \
+            _env(SCRATCH_ENV, str(Path(tmp) / "scratch.json")):
         inv = _Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
         inv.use_state(base or lakehouse.main, result)
+        inv.refine = refine
         if lakehouse.settings.engine == "trino":  # dbt-trino builds in the branch's Trino catalog
             from branchops.dbt.trino import run_on_trino
 
@@ -217,7 +235,10 @@ def run_dbt(
         project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
                               threads=threads)
         write_spec(inv.spec, tables)  # parse and ls open no database; written again below
+        inv.seed_partial_parse(base or lakehouse.main)
         manifest_obj, manifest = inv.parse(result)
+        if inv.refine is not None:
+            inv.refine(inv, manifest_obj, manifest)
         copy = inv.in_place_tables(manifest_obj, manifest, tables)
         write_spec(inv.spec, tables, copy)
         copies = {t: _row_count(lakehouse, branch, t) for t in copy}
@@ -228,6 +249,19 @@ def run_dbt(
             close_dbt_connections()
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
@@ -297,6 +331,8 @@ def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built
                                           mode="append")
                 else:
                     write_relation_detail(con, w, node.table, rel, mode="replace")
+            if inv.on_manifest is not None:
+                inv.on_manifest(inv.target / "manifest.json")
             w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or w.branch,
                                                 ref=w.target))
     finally:

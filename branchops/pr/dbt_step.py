@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,20 +22,25 @@ class DbtBuilder:
     When the base holds no dbt build yet (no manifest to compare against), everything is built.
     """
 
-    def __init__(self, dbt_output: str = "stderr") -> None:
+    def __init__(self, dbt_output: str = "stderr", *, classify: bool = True) -> None:
         self.dbt_output = dbt_output
+        self.classify = classify
 
     def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
         from branchops.dbt import DbtRunFailed, build, find_build
+        from branchops.lineage.select import LineageSelection
 
         started = time.perf_counter()
         select = ["state:modified+"] if find_build(lakehouse.catalog, base) is not None else None
+        # classification narrows state:modified+ (DuckDB engine; see branchops.lineage.select)
+        lineage = LineageSelection() if self.classify and select and lakehouse.settings.engine == "duckdb" else None
         try:
             result = build(lakehouse, branch, project_dir, select=select, base=base,
-                           dbt_output="stderr" if self.dbt_output == "stderr" else "stdout")
+                           dbt_output="stderr" if self.dbt_output == "stderr" else "stdout", refine=lineage)
         except DbtRunFailed as e:
             result = e.result
-        return outcome_of(result, time.perf_counter() - started)
+        outcome = outcome_of(result, time.perf_counter() - started)
+        return replace(outcome, lineage=lineage.to_dict()) if lineage is not None else outcome
 
 
 def outcome_of(result: DbtRunResult, seconds: float) -> BuildOutcome:

@@ -86,13 +86,15 @@ class BuildOutcome:
     seconds: float = 0.0
     published_hash: str | None = None
     notes: tuple[str, ...] = ()  # e.g. the base's manifest came from another dbt version
+    #: the change classification and impact (``branchops.lineage.LineageSelection.to_dict``); None: off
+    lineage: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "notes": list(self.notes),
             "ok": self.ok, "built": list(self.built), "reused": list(self.reused), "tests": self.tests.to_dict(),
             "errors": list(self.errors), "exposures": list(self.exposures), "seconds": round(self.seconds, 3),
-            "published_hash": self.published_hash,
+            "published_hash": self.published_hash, "lineage": self.lineage,
         }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from branchops.github import MARKER, MAX_COMMENT_BYTES
+from branchops.lineage.report import impact_markdown
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ def render_report(
     parts = ["\n".join(head)]
     if build is not None:
         parts.append(build_section(build))
+        impact = impact_markdown(build.lineage)
+        if impact:
+            parts.append(impact)
         if build.exposures:
             parts.append("**dashboards downstream of the change**: " + ", ".join(f"`{e}`" for e in build.exposures))
     tables = [t for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged"]

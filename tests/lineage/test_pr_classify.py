@@ -1,0 +1,115 @@
+"""Classification in `pr sync` on the sample project (real dbt-core + dbt-duckdb): a non-breaking
+change rebuilds only its model and the report says what kept main's tables; a breaking one
+rebuilds downstream; a metadata-only one builds nothing; `--classify off` is state:modified+."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from branchops import dbt
+from branchops.config import Settings
+from branchops.dbt.artifacts import fetch, find_build
+from branchops.demo import load_demo_data
+from branchops.lakehouse import Lakehouse
+from branchops.pr import PullRequests, Reporter, Status
+from branchops.pr.dbt_step import DbtBuilder
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA = "0123456789abcdef0123456789abcdef01234567"
+DOWNSTREAM_OF_ORDERS = ["analytics.customer_segments", "analytics.customers", "analytics.fct_daily_revenue",
+                        "analytics.monthly_revenue"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lakehouse, Path]]:
+    root = tmp_path_factory.mktemp("classify")
+    settings = Settings(root=root, catalog_uri=f"sqlite:///{root / 'catalog.db'}", warehouse=str(root / "wh"),
+                        threads=2)
+    project = root / "dbt_project"
+    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
+    with Lakehouse(settings) as lh:
+        load_demo_data(lh, 0.001)
+        dbt.build(lh, "main", project, dbt_output="stderr")
+        yield lh, project
+
+
+def edit(project: Path, name: str, old: str, new: str, tag: str) -> Path:
+    copy = project.parent / f"{project.name}-{tag}"
+    shutil.copytree(project, copy)
+    target = next(copy.rglob(name))
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
+    return copy
+
+
+def sync(lh: Lakehouse, pr: int, project: Path, *, classify: bool = True) -> tuple[Any, str]:
+    printed: list[str] = []
+    prs = PullRequests(lh, Reporter(None, echo=printed.append, env={}), builder=DbtBuilder(classify=classify))
+    out = prs.sync(pr, SHA, project)
+    return out, printed[0]
+
+
+def test_a_new_column_in_orders_builds_one_model_and_keeps_four(shop: tuple[Lakehouse, Path], tmp_path: Path
+                                                                 ) -> None:
+    lh, project = shop
+    changed = edit(project, "orders.sql", "coalesce(p.amount, 0) as amount",
+                   "coalesce(p.amount, 0) as amount,\n    p.payments as payment_count", "newcol")
+    out, report = sync(lh, 41, changed)
+    assert out.status is Status.PASSED, out.reason
+    assert out.build["built"] == ["analytics.orders"]
+    lineage = out.build["lineage"]
+    [m] = lineage["models"]
+    assert (m["model"], m["kind"], m["added"], m["readers"]) == ("orders", "non-breaking", ["payment_count"], [])
+    assert lineage["kept_from_base"] == DOWNSTREAM_OF_ORDERS
+    main, pr = lh.catalog.tables("main"), lh.catalog.tables("pr-41")
+    assert all(pr[t] == main[t] for t in DOWNSTREAM_OF_ORDERS)  # zero-copy: the very same table state
+    assert pr["analytics.orders"] != main["analytics.orders"]
+    assert out.changed_tables == ["analytics.orders"]
+    assert "non-breaking" in report and "kept from the base, zero-copy" in report
+    assert "`analytics.customers`" in report
+    assert "[Revenue dashboard](https://bi.example.com/dashboards/revenue)" in report
+    # the PR's stored manifest holds every model's compiled SQL (the next PR compares against it),
+    # and main's build stored dbt's partial-parse state
+    stored = find_build(lh.catalog, "pr-41")
+    assert stored is not None and stored.commit != find_build(lh.catalog, "main").commit  # type: ignore[union-attr]
+    manifest = json.loads(fetch(lh.catalog, stored.manifest, tmp_path / "m.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 9 and all(n.get("compiled_code") for n in models)
+    assert find_build(lh.catalog, "main").partial_parse  # type: ignore[union-attr]
+
+
+def test_a_changed_filter_is_breaking_and_rebuilds_what_reads_it(shop: tuple[Lakehouse, Path]) -> None:
+    lh, project = shop
+    changed = edit(project, "customers.sql", "where status <> 'returned'", "where status <> 'placed'", "filter")
+    out, report = sync(lh, 42, changed)
+    lineage = out.build["lineage"]
+    [m] = lineage["models"]
+    assert m["kind"] == "breaking" and m["rows_changed"]
+    # customer_segments reads these three columns of customers (hand-read from its SQL)
+    assert [(r["name"], r["columns"]) for r in m["readers"]] == [
+        ("customer_segments", ["customer_id", "lifetime_value", "number_of_orders"])]
+    assert sorted(out.build["built"]) == ["analytics.customer_segments", "analytics.customers"]
+    assert lineage["kept_from_base"] == []
+    assert "breaking" in report and "`customer_segments`: reads `customer_id`" in report
+
+
+def test_a_comment_is_metadata_only_and_classify_off_builds_state_modified(shop: tuple[Lakehouse, Path]) -> None:
+    lh, project = shop
+    changed = edit(project, "orders.sql", "select\n", "-- one row per order\nselect\n", "comment")
+    out, _ = sync(lh, 43, changed)
+    assert out.status is Status.PASSED, out.reason
+    [m] = out.build["lineage"]["models"]
+    assert m["kind"] == "metadata-only" and out.build["built"] == []
+    assert lh.catalog.tables("pr-43") == lh.catalog.tables("main")
+    off, report = sync(lh, 44, changed, classify=False)
+    assert off.build["lineage"] is None and "classification" not in report
+    assert sorted(off.build["built"]) == sorted(["analytics.orders", *DOWNSTREAM_OF_ORDERS])
