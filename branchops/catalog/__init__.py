@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def _load_sql(settings: Settings) -> VersionedCatalog:
     from branchops.catalog.sql import SqlVersionedCatalog
 
-    return SqlVersionedCatalog(settings.catalog_url, **settings.catalog_kwargs())
+    return SqlVersionedCatalog(settings.catalog_url, jdbc_refs=settings.jdbc_refs, **settings.catalog_kwargs())
 
 
 def _load_nessie(settings: Settings) -> VersionedCatalog:
