@@ -5,15 +5,19 @@
     python bench/branch_ops.py --data-gb 0.1 --catalog-uri postgresql+psycopg2://...
 
 Measures, on the embedded backend (or ``--catalog-uri``):
-- branch create p50/p95 with 10, 100 and 1,000 tables on main (pointer rows only), from ``main``
-  and from ``main@hash`` (what each write-audit-publish write does);
+- branch create p50/p95 with 10, 100, 1,000 and 10,000 tables on main, from ``main`` and from
+  ``main@hash`` (what each write-audit-publish write does);
 - branch create with ~1 MB vs ~1 GB of real Parquet data (same table count): zero-copy, so flat;
 - a three-way merge of 100 changed tables (p50/p95), main holding 1,000 tables;
-- sequential commits per second (one pointer each, with an expected hash).
+- sequential commits per second (one pointer each, with an expected hash);
+- history at depth: ``branch show REF@HASH``, reset, merge base and ``log -n 10`` at a commit
+  ``--depth`` (50,000) commits deep against the same at a commit 10 deep, in one history of
+  ``--history-tables`` tables (built through the public API; it takes a few minutes).
 
-Ratios are against a baseline measured in the same run (create at 10 tables), so figures from a
-busy machine still compare. Targets (issue 3): create p50 <= 15 ms at 1,000 tables and flat in
-data size; merge of 100 tables p50 <= 100 ms.
+Ratios are against a baseline measured in the same run (create at 10 tables; history at depth
+10), so figures from a busy machine still compare. Targets (issues 3 and 17): create p50 <= 15 ms
+at the largest size and <= 2x the p50 at 10 tables, flat in data size; merge of 100 tables p50
+<= 100 ms; every history operation at depth within 2x of the same at depth 10.
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from branchops.catalog import load_catalog
 from branchops.catalog.base import VersionedCatalog
+from branchops.catalog.sql import SqlVersionedCatalog
+from branchops.catalog.sql_schema import refs_t
+from branchops.catalog.sql_states import position, tables_at
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
 
@@ -49,6 +56,9 @@ MB = 1 << 20
 TARGET_CREATE_MS = 15.0
 TARGET_MERGE_MS = 100.0
 FLAT_RATIO = 1.5  # "flat in data size": 1 GB may cost at most this times 1 MB
+CONSTANT_RATIO = 2.0  # "constant time": the largest case may cost at most this times the smallest
+SHALLOW = 10  # the depth history operations are compared against
+BATCH = 2000  # history commits per transaction while building
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -124,6 +134,70 @@ def bench_commits(cat: VersionedCatalog, commits: int) -> dict[str, float | int]
     seconds = time.perf_counter() - start
     return {"commits": commits, "seconds": round(seconds, 3), "per_second": round(commits / seconds, 1),
             "tables_on_branch": len(cat.tables("commits"))}
+
+
+def build_history(cat: VersionedCatalog, tables: int, depth: int) -> dict[int, str]:
+    """Main with ``depth`` + 3 commits, each moving 1-3 of ``tables`` tables (the first creates them
+    all); returns the hash at every depth a case needs (1 = the first commit).
+
+    On the SQL backend the commits go through its own commit writer, ``BATCH`` per transaction
+    (50,000 separate transactions take too long on a busy 2-core machine); the same rows result.
+    """
+    names = [f"hist.t{i:04d}" for i in range(tables)]
+    wanted = {SHALLOW, SHALLOW + 2, depth, depth + 2}
+    hashes = {1: cat.commit("main", {t: pointer(t, 0) for t in names}, "create").hash}
+    start = time.perf_counter()
+    n = 1
+    while n < depth + 2:
+        batch = range(n + 1, min(depth + 2, n + BATCH) + 1)
+        if isinstance(cat, SqlVersionedCatalog):
+            with cat.engine.begin() as conn:
+                head: str = conn.execute(select(refs_t.c.hash).where(refs_t.c.name == "main")).scalar_one()
+                for n in batch:
+                    moved: dict[str, str | None] = {t: pointer(t, n) for t in history_tables(names, n)}
+                    pos = position(conn, head)
+                    current = tables_at(conn, head, only=moved, pos=pos)
+                    head = cat._write_commit(conn, "main", head, current, moved, f"c{n}", None, None,
+                                             parent_pos=pos).hash
+                    if n in wanted:
+                        hashes[n] = head
+        else:
+            for n in batch:
+                c = cat.commit("main", {t: pointer(t, n) for t in history_tables(names, n)}, f"c{n}")
+                if n in wanted:
+                    hashes[n] = c.hash
+        print(f"  history: {n} commits, {n / (time.perf_counter() - start):.0f}/s", flush=True)
+    return {n: h for n, h in hashes.items() if n in wanted}
+
+
+def history_tables(names: list[str], n: int) -> set[str]:
+    return {names[(n * k * 7919) % len(names)] for k in range(1, 2 + n % 3)}
+
+
+def bench_history(cat: VersionedCatalog, at: dict[int, str], depth: int, repeats: int) -> dict[str, Any]:
+    """show / reset / merge base / log at depth ``SHALLOW`` and ``depth``, interleaved."""
+    ops: dict[str, Callable[[int], object]] = {}
+    for d in (SHALLOW, depth):
+        cat.create_branch(f"side-{d}", f"main@{at[d]}")  # forked at depth d, one commit of its own
+        cat.commit(f"side-{d}", {"hist.side": pointer("hist.side", d)}, "side")
+        cat.create_branch(f"reset-{d}", "main")
+    ops["show"] = lambda d: cat.tables(f"main@{at[d]}")
+    ops["reset"] = lambda d: cat.reset(f"reset-{d}", at[d])
+    ops["merge_base"] = lambda d: cat.merge_base(f"side-{d}", f"main@{at[d + 2]}")
+    ops["log_10"] = lambda d: cat.log(f"main@{at[d]}", 10)
+    times: dict[str, dict[int, list[float]]] = {op: {SHALLOW: [], depth: []} for op in ops}
+    for i in range(repeats + 2):
+        for op, fn in ops.items():
+            for d in (SHALLOW, depth):
+                ms = timed(lambda fn=fn, d=d: fn(d))  # type: ignore[misc]
+                if i >= 2:
+                    times[op][d].append(ms)
+    out: dict[str, Any] = {}
+    for op, by_depth in times.items():
+        shallow, deep = summary(by_depth[SHALLOW]), summary(by_depth[depth])
+        out[op] = {f"depth_{SHALLOW}": shallow, f"depth_{depth}": deep,
+                   "ratio_p50": round(float(deep["p50_ms"]) / float(shallow["p50_ms"]), 2)}
+    return out
 
 
 def arrow_chunk(target_bytes: int, seed: int) -> pa.Table:
@@ -222,7 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for case, r in results.items():
             print(f"create {case:<22} {r}")
 
-        top_size = max(args.sizes)
+        top_size = args.merge_size if args.merge_size in args.sizes else max(args.sizes)
         merge_tables = min(args.merge_tables, top_size)
         merge: dict[str, Any] = bench_merge(catalogs[f"t{top_size}"], table_names[top_size], merge_tables,
                                             args.merge_repeats)
@@ -230,6 +304,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"merge of {merge_tables} tables: {merge}")
         commits = bench_commits(catalogs[f"t{top_size}"], args.commits)
         print(f"commits: {commits}")
+        hist_cat = catalogs["history"] = load_catalog(Settings(root=work / "history", catalog_uri=uri_for("history")))
+        start = time.perf_counter()
+        at = build_history(hist_cat, args.history_tables, args.depth)
+        history: dict[str, Any] = {"depth": args.depth, "tables": args.history_tables,
+                                   "build_seconds": round(time.perf_counter() - start, 1)}
+        history.update(bench_history(hist_cat, at, args.depth, args.repeats))
+        print(f"history: {json.dumps(history)}")
     finally:
         for cat in catalogs.values():
             cat.close()
@@ -239,6 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out["branch_create_by_data"] = by_data
     out["merge"] = merge
     out["commits"] = commits
+    out["history"] = history
 
     base_size = str(min(args.sizes))
     baseline = float(creates[base_size]["p50_ms"])
@@ -250,9 +332,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ratios["create_large_data_vs_small_data"] = round(data_ratio, 2)
     ratios["merge_vs_baseline"] = round(float(merge["p50_ms"]) / baseline, 2)
     out["ratios"] = ratios
+    create_ratio = float(creates[top]["p50_ms"]) / baseline
     out["targets"] = {
         f"create_p50_at_{top}_tables_ms <= {TARGET_CREATE_MS}": {
             "value": creates[top]["p50_ms"], "met": float(creates[top]["p50_ms"]) <= TARGET_CREATE_MS,
+        },
+        f"create_p50_at_{top}_tables <= {CONSTANT_RATIO}x p50 at {base_size}": {
+            "value": round(create_ratio, 2), "met": create_ratio <= CONSTANT_RATIO,
+        },
+        **{
+            f"history_{op}_p50_at_depth_{args.depth} <= {CONSTANT_RATIO}x depth {SHALLOW}": {
+                "value": history[op]["ratio_p50"], "met": history[op]["ratio_p50"] <= CONSTANT_RATIO,
+            }
+            for op in ("show", "reset", "merge_base", "log_10")
         },
         f"create_flat_in_data_size (large/small p50 <= {FLAT_RATIO})": {
             "value": round(data_ratio, 2), "met": data_ratio <= FLAT_RATIO,
@@ -271,19 +363,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     p.add_argument("--catalog-uri", default=None,
                    help="a PostgreSQL database URL; each section gets a new schema in it (default: SQLite files)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000], help="table counts for branch create")
+    p.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000],
+                   help="table counts for branch create")
     p.add_argument("--repeats", type=int, default=None, help="timed creates per size (default 100, quick 20)")
     p.add_argument("--merge-tables", type=int, default=100)
+    p.add_argument("--merge-size", type=int, default=1000, help="tables on main for the merge and commits")
     p.add_argument("--merge-repeats", type=int, default=None, help="timed merges (default 30, quick 8)")
     p.add_argument("--commits", type=int, default=None, help="sequential commits (default 500, quick 100)")
     p.add_argument("--data-gb", type=float, default=None, help="the large data set in GB (default 1, quick 0.05)")
     p.add_argument("--small-mb", type=float, default=1.0, help="the small data set in MB")
     p.add_argument("--data-tables", type=int, default=10, help="tables holding the data sets")
     p.add_argument("--chunk-mb", type=int, default=64, help="size of the generated Arrow chunk")
+    p.add_argument("--depth", type=int, default=None, help="history depth (default 50,000, quick 1,000)")
+    p.add_argument("--history-tables", type=int, default=100, help="tables in the history section")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (20 if args.quick else 100)
     args.merge_repeats = args.merge_repeats or (8 if args.quick else 30)
     args.commits = args.commits or (100 if args.quick else 500)
+    args.depth = args.depth or (1000 if args.quick else 50_000)
     args.data_gb = args.data_gb if args.data_gb is not None else (0.05 if args.quick else 1.0)
     return args
 

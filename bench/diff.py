@@ -10,7 +10,13 @@ alone (measured inside the process) and the whole process. The machine is shared
 each scenario runs in rounds (``--repeat`` for ``full``, ``--repeat-other`` for the others; ours
 always ``--repeat``), the tools taking turns within a round in a rotating order, and the JSON keeps
 every run plus min and median per tool; the speedups compare min with min and median with median.
-A peer that exceeds ``--peer-timeout`` is killed and reported as such. ``--work DIR`` keeps the
+A peer that exceeds ``--peer-timeout`` is killed and reported as such.
+
+``engine_limit`` is the single cheapest DuckDB query that finds the changed keys on the same Parquet
+files branchops reads (a full outer join on the key comparing a hash of each row, counting the
+result), in its own process with the diff's memory limit and spill folder; the JSON gives the
+keyed diff's time as a multiple of it (issue 17: at most 2x). ``--skip-peers`` leaves reladiff
+and data-diff out. The load average is recorded before and after: the machine is shared. ``--work DIR`` keeps the
 generated data in DIR (and reuses it when DIR already holds it). Writes bench/results/diff.json.
 """
 
@@ -54,6 +60,36 @@ def child_ours(root: str, base: str, head: str, table: str) -> dict[str, Any]:
     t = res.tables[0] if res.tables else None
     return {"seconds": secs, "method": t.method.value if t else "no_table_moved",
             "rows": t.rows.to_dict() if t and t.rows else None, "tables": len(res.tables)}
+
+
+def child_engine_limit(root: str, base: str, head: str, table: str) -> dict[str, Any]:
+    import duckdb
+
+    from branchops.config import Settings
+    from branchops.diff.compute import DIFF_MEMORY_LIMIT
+    from branchops.lakehouse import Lakehouse
+
+    lh = Lakehouse(Settings(root=Path(root)))
+    files = {ref: [t.file.file_path for t in lh.catalog.load_table(ref, table).scan().plan_files()]
+             for ref in (base, head)}
+    lh.close()
+    spill = tempfile.mkdtemp(prefix="bench-spill-")
+    con = duckdb.connect()
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    con.execute(f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    cols = ", ".join(COLUMNS[1:])
+
+    def side(ref: str) -> str:
+        paths = ", ".join(f"'{f}'" for f in files[ref])
+        return f"SELECT id, hash({cols}) AS h FROM read_parquet([{paths}])"
+
+    sql = (f"WITH b AS ({side(base)}), h AS ({side(head)}) "
+           "SELECT count(*) FROM b FULL OUTER JOIN h ON b.id = h.id WHERE b.h IS DISTINCT FROM h.h")
+    t0 = time.perf_counter()
+    (changed,) = con.execute(sql).fetchone() or (0,)
+    secs = time.perf_counter() - t0
+    return {"seconds": secs, "changed_keys": int(changed), "files": {k: len(v) for k, v in files.items()}}
 
 
 def child_peer(tool: str, db: str, base: str, head: str) -> dict[str, Any]:
@@ -182,18 +218,20 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     ref = {"identical": "same"}.get(name, name)
     head = {"identical": "head_same"}.get(name, f"head_{name}")
-    tools = ["branchops"] + ([] if args.skip_peers else ["reladiff", "data-diff"])
+    tools = ["branchops", "engine_limit"] + ([] if args.skip_peers else ["reladiff", "data-diff"])
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     for i in range(max(rounds, args.repeat)):
         order = tools[i % len(tools):] + tools[:i % len(tools)]  # rotate who goes first
         for tool in order:
-            if tool != "branchops" and i >= rounds:
+            if tool not in ("branchops", "engine_limit") and i >= rounds:
                 continue
             if tool != "branchops" and runs[tool] and runs[tool][-1].get("timeout"):
                 continue  # timed out once: not again
             if tool == "branchops":
                 res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t"])
+            elif tool == "engine_limit":
+                res = run_child(sys.executable, ["engine_limit", str(work), "main", ref, "bench.t"])
             else:
                 res = run_child(args.peers_python, [tool, data["db"], "base", head], args.peer_timeout)
             runs[tool].append(res)
@@ -201,7 +239,10 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     entry: dict[str, Any] = {t: summary(r) for t, r in runs.items()}
     ours = entry["branchops"]
     for stat in ("min_seconds", "median_seconds"):
-        peers = [entry[t][stat] for t in tools if t != "branchops" and stat in entry[t]]
+        if stat in ours and stat in entry["engine_limit"]:
+            limit = max(entry["engine_limit"][stat], 1e-9)
+            entry[f"vs_engine_limit_{stat.split('_')[0]}"] = round(ours[stat] / limit, 2)
+        peers = [entry[t][stat] for t in tools if t not in ("branchops", "engine_limit") and stat in entry[t]]
         if peers and stat in ours:
             entry[f"speedup_vs_fastest_peer_{stat.split('_')[0]}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
     return entry
@@ -218,16 +259,23 @@ def main() -> None:
     ap.add_argument("--repeat-other", type=int, default=1)
     ap.add_argument("--peer-timeout", type=float, default=900.0)
     ap.add_argument("--work")
+    ap.add_argument("--scenarios", nargs="+", choices=["identical", "confined", "full"])
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
-        res = child_ours(*rest) if kind == "ours" else child_peer(kind, *rest)
+        if kind == "ours":
+            res = child_ours(*rest)
+        elif kind == "engine_limit":
+            res = child_engine_limit(*rest)
+        else:
+            res = child_peer(kind, *rest)
         res["peak_rss_mb"] = vm_hwm_mb()
         print(json.dumps(res))
         return
     from branchops.diff.compute import DIFF_MEMORY_LIMIT
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with workdir(args.work) as work:
         marker = work / "bench-data.json"
         if marker.exists() and json.loads(marker.read_text())["rows"] == args.rows:
@@ -237,13 +285,15 @@ def main() -> None:
             data = build(work, args.rows, args.files)
             data.update(rows=args.rows, setup_seconds=round(time.perf_counter() - t0, 1))
             marker.write_text(json.dumps(data))
-        scenarios = {name: scenario(name, work, data, args) for name in ("identical", "confined", "full")}
+        names = args.scenarios or ["identical", "confined", "full"]
+        scenarios = {name: scenario(name, work, data, args) for name in names}
     out = {"rows": args.rows, "columns": len(COLUMNS), "changed_fraction": 0.01,
            "setup_seconds": data["setup_seconds"], "data_files": data["data_files"],
            "confined_rows_changed": data["confined_rows_changed"], "memory_limit": DIFF_MEMORY_LIMIT,
            "rounds": {"full": args.repeat, "other": args.repeat_other, "branchops": args.repeat},
            "peer_timeout_seconds": args.peer_timeout,
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                       "load_average_before": load_before,
                        "load_average_after": [round(x, 2) for x in os.getloadavg()]},
            "scenarios": scenarios}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,8 @@ class Settings(BaseModel):
     pr_branch_prefix: str = "pr-"
     gc_ttl: str = "7d"
     gc_retention: str = "7d"
+    # embedded catalog: refs (name patterns) given Iceberg JDBC rows when created; None = main_branch
+    jdbc_refs: list[str] | None = None
 
     def resolve_path(self, value: str) -> str:
         """A path relative to the config folder made absolute; URIs are left alone."""

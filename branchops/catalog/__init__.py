@@ -16,7 +16,7 @@ def _load_sql(settings: Settings) -> VersionedCatalog:
     from branchops.catalog.sql import SqlVersionedCatalog
     from branchops.security.postgres_roles import install_error_translation
 
-    catalog = SqlVersionedCatalog(settings.catalog_url, **settings.catalog_kwargs())
+    catalog = SqlVersionedCatalog(settings.catalog_url, jdbc_refs=settings.jdbc_refs, **settings.catalog_kwargs())
     install_error_translation(catalog.engine)  # a job role's refusals become PermissionDenied
     return catalog
 

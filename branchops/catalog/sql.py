@@ -1,10 +1,11 @@
 """The embedded versioned catalog: SQLite (or PostgreSQL) through SQLAlchemy.
 
 :class:`SqlVersionedCatalog` keeps refs, writes commits and runs merges and resets; its storage
-is spread over three helpers: :mod:`~branchops.catalog.sql_schema` (tables, engine),
-:mod:`~branchops.catalog.sql_pointers` (each ref's rows in Iceberg JDBC's ``iceberg_tables``,
-a mirror of its head kept in the same transaction as the ref) and
-:mod:`~branchops.catalog.sql_history` (reads of the commit DAG).
+is spread over four helpers: :mod:`~branchops.catalog.sql_schema` (tables, engine),
+:mod:`~branchops.catalog.sql_states` (each commit's tables, from keyframes and changes: a ref is
+its head commit, so creating one writes one row), :mod:`~branchops.catalog.sql_pointers`
+(published refs' rows in Iceberg JDBC's ``iceberg_tables``, kept in step in the same transaction
+as the ref) and :mod:`~branchops.catalog.sql_history` (reads of the commit DAG).
 
 Every write is one transaction: SQLite takes its write lock up front (``BEGIN IMMEDIATE``),
 PostgreSQL locks the ref rows (``SELECT ... FOR UPDATE``), so concurrent writers serialize and
@@ -13,10 +14,11 @@ each commit checks the head it builds on.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -36,7 +38,15 @@ from branchops.catalog.base import (
     validate_ref_name,
     validate_table_id,
 )
-from branchops.catalog.sql_pointers import copy_rows, drop_rows, rows, set_rows
+from branchops.catalog.sql_pointers import (
+    copy_rows,
+    ensure_jdbc_schema,
+    is_published,
+    publish,
+    published,
+    set_rows,
+    unpublish,
+)
 from branchops.catalog.sql_schema import (
     READ_ONLY,
     changes_t,
@@ -49,6 +59,7 @@ from branchops.catalog.sql_schema import (
     parents_t,
     refs_t,
 )
+from branchops.catalog.sql_states import LOOK_UP, ensure_state_schema, position, record, tables_at
 from branchops.errors import (
     MergeConflict,
     RefAlreadyExists,
@@ -73,11 +84,19 @@ __all__ = [
 class SqlVersionedCatalog(VersionedCatalog):
     """The embedded backend (see module docstring)."""
 
-    def __init__(self, uri: str, **kw: Any) -> None:
+    def __init__(self, uri: str, *, jdbc_refs: Sequence[str] | None = None, **kw: Any) -> None:
+        """``jdbc_refs``: name patterns (``fnmatch``) of refs published to Iceberg JDBC readers
+        when created (default: the default branch only); see :meth:`publish_jdbc`."""
         super().__init__(**kw)
         self.uri = uri
+        self.jdbc_refs = tuple(jdbc_refs) if jdbc_refs is not None else (self.default_branch,)
         self.engine = make_engine(uri)
-        ensure_schema(self.engine, self.default_branch)
+
+        def more_tables(conn: Connection) -> None:
+            ensure_state_schema(conn)
+            ensure_jdbc_schema(conn, self.default_branch)
+
+        ensure_schema(self.engine, self.default_branch, also=more_tables)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -113,13 +132,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             raise
 
     def _content(self, conn: Connection, spec: str) -> dict[str, str]:
-        name, commit = split_ref(spec)
-        if commit is None and name is not None and self._is_ref(conn, name):
-            return rows(conn, name)
-        return history.tables_at(conn, self._resolve(conn, spec))
-
-    def _is_ref(self, conn: Connection, name: str) -> bool:
-        return conn.execute(select(refs_t.c.name).where(refs_t.c.name == name)).first() is not None
+        return tables_at(conn, self._resolve(conn, spec))
 
     # -- low-level writes -----------------------------------------------------------------
     def _write_commit(
@@ -133,6 +146,7 @@ class SqlVersionedCatalog(VersionedCatalog):
         properties: Mapping[str, str] | None,
         author: str | None,
         merge_parent: str | None = None,
+        parent_pos: tuple[str, int] | None = LOOK_UP,
     ) -> Commit:
         for table, loc in changes.items():
             validate_table_id(table)
@@ -156,6 +170,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             )
         )
         conn.execute(insert(parents_t), [{"child": new_hash, "parent": p} for p in {parent, merge_parent} if p])
+        after_moved = {c.table: c.after for c in moved}
         if moved:
             conn.execute(
                 insert(changes_t),
@@ -164,7 +179,9 @@ class SqlVersionedCatalog(VersionedCatalog):
                     for c in moved
                 ],
             )
-        set_rows(conn, ref, {c.table: c.after for c in moved}, current)
+        record(conn, new_hash, parent, after_moved, parent_pos)
+        if is_published(conn, ref):
+            set_rows(conn, ref, after_moved, current)
         conn.execute(update(refs_t).where(refs_t.c.name == ref).values(hash=new_hash, updated_at=ts))
         return Commit(new_hash, parent, message, who, ts, props, tuple(moved), merge_parent)
 
@@ -201,16 +218,10 @@ class SqlVersionedCatalog(VersionedCatalog):
                     f"ref {name!r} already exists", unchanged=f"{name} is as it was",
                     hint=f"pick another name, or `branchops branch drop {name}` first",
                 )
-            copy_from: str | None = None  # the ref whose rows are the new ref's tables
             if src_commit is None and src_name is not None:
                 _, head = self._head(conn, src_name, lock=True)
-                copy_from = src_name
             else:
                 head = self._resolve(conn, from_ref)
-                # ``ref@hash`` at that ref's head (what every write-audit-publish fork asks for):
-                # its rows are that commit's tables, so copy them instead of replaying history.
-                if src_name is not None and self._head(conn, src_name, lock=True)[1] == head:
-                    copy_from = src_name
             ts = now()
             try:
                 with conn.begin_nested():
@@ -222,11 +233,43 @@ class SqlVersionedCatalog(VersionedCatalog):
                     f"ref {name!r} already exists", unchanged=f"{name} is as it was",
                     hint=f"pick another name, or `branchops branch drop {name}` first",
                 ) from None
-            if copy_from is not None:
-                copy_rows(conn, copy_from, name)
-            else:
-                set_rows(conn, name, dict(history.tables_at(conn, head)), {})
+            # The new ref is its head commit: nothing more to write unless it is published.
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.jdbc_refs):
+                self._publish(conn, name, head, src_name)
         return Ref(name, head, ref_type)
+
+    def _publish(self, conn: Connection, name: str, head: str, source: str | None = None) -> None:
+        """Write ``name``'s Iceberg JDBC rows; a published ``source`` at the same head is copied
+        inside the database instead of rebuilt."""
+        if source is not None and is_published(conn, source) and self._head(conn, source)[1] == head:
+            publish(conn, name, {})
+            copy_rows(conn, source, name)
+        else:
+            publish(conn, name, tables_at(conn, head))
+
+    # -- Iceberg JDBC readers -----------------------------------------------------------------
+    def publish_jdbc(self, ref: str) -> None:
+        """Give ``ref`` rows in Iceberg JDBC's ``iceberg_tables`` (``catalog_name`` = ``ref``), so
+        an engine with an Iceberg JDBC catalog reads it, and keep them in step with every write
+        from now on. Costs one row per table once; calling it again rewrites them.
+
+        Raises:
+            RefNotFound.
+        """
+        with self.engine.begin() as conn:
+            _, head = self._head(conn, ref, lock=True)
+            self._publish(conn, ref, head)
+
+    def unpublish_jdbc(self, ref: str) -> None:
+        """Remove ``ref``'s Iceberg JDBC rows (the ref itself is unchanged). Raises RefNotFound."""
+        with self.engine.begin() as conn:
+            self._head(conn, ref, lock=True)
+            unpublish(conn, ref)
+
+    def jdbc_published(self) -> list[str]:
+        """The refs whose Iceberg JDBC rows are kept in step, sorted."""
+        with self._reading() as conn:
+            return published(conn)
 
     def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
         return self._create_ref(name, from_ref or self.default_branch, RefType.BRANCH)
@@ -240,7 +283,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             if expected_hash is not None and head != expected_hash:
                 raise ReferenceConflict(name, expected_hash, head, unchanged=f"{name} was not dropped")
             conn.execute(delete(refs_t).where(refs_t.c.name == name))
-            drop_rows(conn, name)
+            unpublish(conn, name)
 
     # -- content --------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
@@ -267,8 +310,9 @@ class SqlVersionedCatalog(VersionedCatalog):
                 raise UsageError(f"{ref!r} is a tag; commits go to branches", unchanged=f"{ref} is as it was")
             if expected_hash is not None and expected_hash != head:
                 raise ReferenceConflict(ref, expected_hash, head)
-            current = rows(conn, ref, only=changes)
-            return self._write_commit(conn, ref, head, current, changes, message, properties, author)
+            pos = position(conn, head)
+            current = tables_at(conn, head, only=changes, pos=pos)
+            return self._write_commit(conn, ref, head, current, changes, message, properties, author, parent_pos=pos)
 
     # -- history --------------------------------------------------------------------------
     def log(self, ref: str, limit: int | None = None) -> list[Commit]:
@@ -308,17 +352,18 @@ class SqlVersionedCatalog(VersionedCatalog):
             if base == s_head:  # nothing on source that target lacks
                 return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                    previous_hash=t_head)
-            current = rows(conn, target)
+            current = tables_at(conn, t_head)
             src_tables = self._content(conn, source)
             if base == t_head and not squash:
                 moved = pointer_diff(current, src_tables)
                 merged = tuple(c.table for c in moved)
                 if dry_run:
                     return MergeResult(source, target, None, merged, base, True, True, t_head)
-                set_rows(conn, target, {c.table: c.after for c in moved}, current)
+                if is_published(conn, target):
+                    set_rows(conn, target, {c.table: c.after for c in moved}, current)
                 conn.execute(update(refs_t).where(refs_t.c.name == target).values(hash=s_head, updated_at=now()))
                 return MergeResult(source, target, s_head, merged, base, True, False, t_head)
-            plan = three_way(history.tables_at(conn, base), src_tables, current)
+            plan = three_way(tables_at(conn, base), src_tables, current)
             if plan.conflicts:
                 raise MergeConflict(source, target, plan.conflicts)
             merged = tuple(sorted(plan.changes))
@@ -336,8 +381,8 @@ class SqlVersionedCatalog(VersionedCatalog):
             if ref_type is RefType.TAG:
                 raise UsageError(f"{ref!r} is a tag; reset a branch", unchanged=f"{ref} is as it was")
             goal_hash = self._resolve(conn, to)
-            goal = history.tables_at(conn, goal_hash)
-            current = rows(conn, ref)
+            goal = tables_at(conn, goal_hash)
+            current = tables_at(conn, head)
             changes: dict[str, str | None] = {c.table: c.after for c in pointer_diff(current, goal)}
             return self._write_commit(
                 conn, ref, head, current, changes, message or f"reset {ref} to {goal_hash[:12]}",

@@ -1,9 +1,9 @@
 """Reads of the embedded backend's commit DAG, each on a Connection the caller holds.
 
-A commit's table state is not stored whole: it is the pointers its first-parent chain moved
-(``branchops_changes``), nearest commit winning, so :func:`tables_at` replays that chain in one
-recursive query. ``branchops_parents`` holds every edge (merge parents too) for
-:func:`merge_base`. Nothing here writes.
+A commit's table state comes from :mod:`~branchops.catalog.sql_states` (a keyframe plus a
+bounded replay). ``branchops_parents`` holds every edge (merge parents too) for
+:func:`merge_base`, which walks back only as far as generation numbers say it must; :func:`log`
+walks only as many commits as it returns. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -16,27 +16,33 @@ from sqlalchemy import Connection, select, text
 
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
 from branchops.catalog.sql_schema import changes_t, commits_t
+from branchops.catalog.sql_states import tables_at
 from branchops.errors import RefNotFound, UsageError
 
-# First-parent chain of a commit, with its distance from the start.
+# The first ``:limit`` commits of the first-parent chain of a commit, with their distance from it.
 _CHAIN = """
-WITH RECURSIVE chain(hash, depth) AS (
-    SELECT c.hash, 0 FROM branchops_commits c WHERE c.hash = :start
+WITH RECURSIVE chain(hash, parent, depth) AS (
+    SELECT c.hash, c.parent, 0 FROM branchops_commits c WHERE c.hash = :start
     UNION ALL
-    SELECT p.hash, chain.depth + 1
-    FROM chain
-    JOIN branchops_commits cur ON cur.hash = chain.hash
-    JOIN branchops_commits p ON p.hash = cur.parent
+    SELECT c.hash, c.parent, chain.depth + 1
+    FROM chain JOIN branchops_commits c ON c.hash = chain.parent
+    WHERE chain.depth + 1 < :limit
 )
 """
+# Ancestors of a commit of generation ``:floor`` or more (the empty root counts as generation 0).
+# Generations fall along every edge, so this reaches every such ancestor and no other.
 _ANCESTORS = """
 WITH RECURSIVE anc(hash) AS (
     SELECT CAST(:start AS VARCHAR(64))
     UNION
     SELECT e.parent FROM branchops_parents e JOIN anc ON e.child = anc.hash
+    LEFT JOIN branchops_commits pc ON pc.hash = e.parent
+    WHERE COALESCE(pc.generation, 0) >= :floor
 )
 SELECT anc.hash, c.generation FROM anc LEFT JOIN branchops_commits c ON c.hash = anc.hash
 """
+_FIRST_WINDOW = 16  # generations merge_base looks back first; it widens 8x until it finds one
+_NO_LIMIT = 1 << 62
 
 
 def not_found(name: str) -> RefNotFound:
@@ -53,43 +59,44 @@ def full_hash(conn: Connection, prefix: str) -> str:
         return prefix
     if len(prefix) < 6 or not all(ch in "0123456789abcdef" for ch in prefix):
         raise not_found(prefix)
+    # A range on the primary key, not LIKE (which SQLite cannot answer from the index).
     found = conn.execute(
-        select(commits_t.c.hash).where(commits_t.c.hash.like(prefix + "%")).limit(2)
+        select(commits_t.c.hash).where(commits_t.c.hash >= prefix, commits_t.c.hash < prefix + "g").limit(2)
     ).all()
     if len(found) != 1:
         raise not_found(prefix) if not found else UsageError(f"commit prefix {prefix!r} is ambiguous")
     return str(found[0].hash)
 
 
-def tables_at(conn: Connection, commit: str) -> dict[str, str]:
-    """``{"ns.table": metadata_location}`` as of ``commit``."""
-    if commit == NO_ANCESTOR:
-        return {}
-    sql = _CHAIN + (
-        "SELECT ch.table_id, ch.new_location, chain.depth FROM chain "
-        "JOIN branchops_changes ch ON ch.commit_hash = chain.hash ORDER BY chain.depth DESC"
-    )
-    out: dict[str, str | None] = {}
-    for r in conn.execute(text(sql), {"start": commit}):
-        out[r.table_id] = r.new_location  # nearer commits come last and win
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def ancestors(conn: Connection, commit: str) -> dict[str, int]:
-    """Every ancestor of ``commit`` (itself and merge parents included) with its generation."""
-    return {r.hash: (r.generation or 0) for r in conn.execute(text(_ANCESTORS), {"start": commit})}
+def ancestors(conn: Connection, commit: str, floor: int = 0) -> dict[str, int]:
+    """Every ancestor of ``commit`` (itself and merge parents included) of generation ``floor``
+    or more, with its generation."""
+    rows = conn.execute(text(_ANCESTORS), {"start": commit, "floor": floor})
+    return {r.hash: (r.generation or 0) for r in rows}
 
 
 def merge_base(conn: Connection, a: str, b: str) -> str:
-    """The common ancestor of commits ``a`` and ``b`` of the highest generation."""
-    anc_a = ancestors(conn, a)
-    if b in anc_a:
-        return b
-    anc_b = ancestors(conn, b)
-    common = set(anc_a) & set(anc_b)
-    if not common:
-        return NO_ANCESTOR
-    return max(sorted(common), key=lambda h: anc_a[h])
+    """The common ancestor of commits ``a`` and ``b`` of the highest generation (the smallest
+    hash among equals).
+
+    Looks back a window of generations below the lower of the two and widens it until a common
+    ancestor shows up: the window holds every ancestor of its generations, so the best one in it
+    is the best overall. A branch forked a few commits ago costs a few rows, however deep.
+    """
+    low = min(generations(conn, [a, b]))
+    window = _FIRST_WINDOW
+    while True:
+        floor = max(0, low - window)
+        anc_a = ancestors(conn, a, floor)
+        if b in anc_a:
+            return b
+        anc_b = ancestors(conn, b, floor)
+        common = set(anc_a) & set(anc_b)
+        if common:
+            return max(sorted(common), key=lambda h: anc_a[h])
+        if floor == 0:
+            return NO_ANCESTOR
+        window *= 8
 
 
 def generations(conn: Connection, hashes: list[str]) -> list[int]:
@@ -121,9 +128,9 @@ def log(conn: Connection, start: str, limit: int | None = None) -> list[Commit]:
     """Commits along the first-parent chain of ``start``, newest first."""
     sql = _CHAIN + "SELECT c.*, chain.depth FROM chain JOIN branchops_commits c ON c.hash = chain.hash " \
         "ORDER BY chain.depth"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    rows = conn.execute(text(sql), {"start": start}).all()
+    if limit is not None and limit <= 0:
+        return []
+    rows = conn.execute(text(sql), {"start": start, "limit": _NO_LIMIT if limit is None else int(limit)}).all()
     return _commits(conn, rows)
 
 

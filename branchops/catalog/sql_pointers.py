@@ -1,20 +1,76 @@
-"""The embedded backend's pointer rows: each ref's tables in Iceberg JDBC's ``iceberg_tables``.
+"""The embedded backend's Iceberg JDBC rows: published refs' tables in ``iceberg_tables``.
 
-A ref's rows (``catalog_name`` = the ref's name) mirror the tables of its head commit, so any
-engine with an Iceberg JDBC catalog reads a branch by naming it. The backend changes them in the
-same transaction as the ref; these functions only read and write the rows on a Connection.
+A **published** ref (listed in ``branchops_jdbc_refs``) has rows (``catalog_name`` = the ref's
+name) that mirror the tables of its head commit, so any engine with an Iceberg JDBC catalog reads
+it by naming it. The backend keeps them in step in the same transaction as the ref, at the cost
+of the pointers each write moves; publishing a ref writes one row per table, so only refs that
+ask for it pay that (the default branch, refs matching ``jdbc_refs``, or an explicit publish).
+branchops itself never reads these rows: a ref's tables come from its commits
+(:mod:`~branchops.catalog.sql_states`). These functions only read and write rows on a Connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    inspect,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from branchops.catalog.base import validate_table_id
-from branchops.catalog.sql_schema import ice_t, ns_t
+from branchops.catalog.sql_schema import ice_t, ns_t, refs_t
 
 _MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
+
+jdbc_metadata = MetaData()
+jdbc_refs_t = Table("branchops_jdbc_refs", jdbc_metadata, Column("name", String(255), primary_key=True))
+
+
+def ensure_jdbc_schema(conn: Connection, default_branch: str) -> None:
+    """Create the registry of published refs when missing.
+
+    Catalogs made before it existed kept rows for every ref: those refs stay published (their
+    rows are current). A new catalog publishes its default branch (empty so far).
+    """
+    if inspect(conn).has_table(jdbc_refs_t.name):
+        return
+    jdbc_metadata.create_all(conn)
+    names = {r.name for r in conn.execute(select(refs_t.c.name))} | {default_branch}
+    conn.execute(insert(jdbc_refs_t), [{"name": n} for n in sorted(names)])
+
+
+def is_published(conn: Connection, ref: str) -> bool:
+    return conn.execute(select(jdbc_refs_t.c.name).where(jdbc_refs_t.c.name == ref)).first() is not None
+
+
+def published(conn: Connection) -> list[str]:
+    return [r.name for r in conn.execute(select(jdbc_refs_t.c.name).order_by(jdbc_refs_t.c.name))]
+
+
+def publish(conn: Connection, ref: str, tables: Mapping[str, str]) -> None:
+    """Write ``ref``'s rows afresh from ``tables`` and keep them in step from now on."""
+    drop_rows(conn, ref)
+    set_rows(conn, ref, tables, {})
+    if not is_published(conn, ref):
+        conn.execute(insert(jdbc_refs_t).values(name=ref))
+
+
+def unpublish(conn: Connection, ref: str) -> None:
+    """Remove ``ref``'s rows; it is no longer kept in step."""
+    drop_rows(conn, ref)
+    conn.execute(delete(jdbc_refs_t).where(jdbc_refs_t.c.name == ref))
 
 
 def rows(conn: Connection, ref: str, only: Iterable[str] | None = None) -> dict[str, str]:

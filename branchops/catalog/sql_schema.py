@@ -12,6 +12,7 @@ connections marked :data:`READ_ONLY`, so concurrent writers serialize and reader
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,11 @@ def make_engine(uri: str) -> Engine:
     return engine
 
 
-def ensure_schema(engine: Engine, default_branch: str) -> None:
-    """Create the tables that are missing, and ``default_branch`` (empty) if it is not there."""
+def ensure_schema(
+    engine: Engine, default_branch: str, also: Callable[[Connection], None] | None = None
+) -> None:
+    """Create the tables that are missing, and ``default_branch`` (empty) if it is not there;
+    ``also`` creates more tables in the same transaction (and under the same lock)."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Processes opening a new database at once would race in CREATE TABLE (its
@@ -150,6 +154,8 @@ def ensure_schema(engine: Engine, default_branch: str) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         jdbc_metadata.create_all(conn)
         metadata.create_all(conn)
+        if also is not None:
+            also(conn)
         if conn.execute(select(refs_t.c.name).where(refs_t.c.name == default_branch)).first():
             return
         try:

@@ -88,6 +88,7 @@ class GuardedTable:
 
 def guarded_tables() -> list[GuardedTable]:
     from branchops.catalog.sql_schema import changes_t, commits_t, ice_t, ns_t, parents_t, refs_t
+    from branchops.catalog.sql_states import keyframes_t, positions_t
 
     return [
         GuardedTable(refs_t, "name", "INSERT, UPDATE, DELETE"),
@@ -96,6 +97,8 @@ def guarded_tables() -> list[GuardedTable]:
         GuardedTable(commits_t, "ref", "INSERT"),
         GuardedTable(parents_t, "child", "INSERT", via_commit=True),
         GuardedTable(changes_t, "commit_hash", "INSERT", via_commit=True),
+        GuardedTable(keyframes_t, "commit_hash", "INSERT", via_commit=True),
+        GuardedTable(positions_t, "hash", "INSERT", via_commit=True),
     ]
 
 
@@ -103,8 +106,9 @@ def readable_tables() -> list[Table]:
     """Every table of the catalog: branchops' own (new ones included: they are read-only to the
     job roles until this module grants more, so a new table fails closed) and pyiceberg's."""
     from branchops.catalog.sql_schema import ice_t, metadata, ns_t
+    from branchops.catalog.sql_states import metadata as states_metadata
 
-    return [*metadata.sorted_tables, ice_t, ns_t]
+    return [*metadata.sorted_tables, *states_metadata.sorted_tables, ice_t, ns_t]
 
 
 def roles_sql(
