@@ -9,8 +9,11 @@ also adds the namespace.
 Semantics follow the embedded backend (``catalog/sql.py``). Merges are planned here with the
 same three-way rule (:func:`three_way`), so conflicts and merged tables are identical on both
 backends; Nessie then applies the plan in one merge commit (``FORCE`` for the tables to take,
-``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash`` — writes
-one single-parent commit.
+``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash``, and when
+Nessie refuses (its merge base ignores the next case's commits) — writes one single-parent commit.
+A merge written that way names its merge parent in the ``branchops.merged_from`` property, which
+is read back as a parent (:mod:`~branchops.catalog.nessie_models`), so merge bases, logs and
+later merges see the same history as on the SQL backends.
 
 This module holds the backend class (refs, commits, merges, resets); reading history (short
 hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie_history`, talking to the
@@ -43,6 +46,7 @@ from branchops.catalog.base import (
 )
 from branchops.catalog.nessie_client import (
     ICEBERG_TABLE,
+    MERGED_FROM,
     NAMESPACE,
     BackendConflict,
     Content,
@@ -351,7 +355,7 @@ class NessieVersionedCatalog(VersionedCatalog):
         if squash or base == NO_ANCESTOR:  # Nessie refuses to merge histories with no common ancestor
             props = dict(properties or {})
             if not squash:
-                props.setdefault("branchops.merged_from", s_head)
+                props.setdefault(MERGED_FROM, s_head)
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         # The plan's tables are forced, every other table keeps the target's content, so Nessie applies
@@ -360,12 +364,12 @@ class NessieVersionedCatalog(VersionedCatalog):
         try:
             resp = self.api.merge(target, t_head, None, s_head, message=msg, author=author or "branchops",
                                   properties=properties, key_modes=modes, default_mode="DROP")
-        except UsageError:  # Nessie's view of the history disagrees with the plan (e.g. an unused key mode)
-            resp = None
+        except (UsageError, RefNotFound):  # Nessie's view of the history disagrees with ours (an unused key
+            resp = None                      # mode; no common ancestor, as it ignores single-parent merges)
         if resp is None or not resp.successful or not resp.target_hash:
             if self.get_ref(target).hash != t_head:  # the target moved since it was read: plan again
                 raise ReferenceConflict(target, t_head, self.get_ref(target).hash)
-            props = {**(properties or {}), "branchops.merged_from": s_head}  # Nessie refused: our plan, one parent
+            props = {**(properties or {}), MERGED_FROM: s_head}  # Nessie refused: our plan, one parent
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)

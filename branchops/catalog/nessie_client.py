@@ -17,6 +17,7 @@ from typing import Any
 from branchops.catalog.nessie_models import (
     DETACHED,
     ICEBERG_TABLE,
+    MERGED_FROM,
     NAMESPACE,
     NO_ANCESTOR_HASH,
     Content,
@@ -41,6 +42,7 @@ from branchops.catalog.nessie_transport import BackendConflict, NessieTransport,
 __all__ = [
     "DETACHED",
     "ICEBERG_TABLE",
+    "MERGED_FROM",
     "NAMESPACE",
     "NO_ANCESTOR_HASH",
     "BackendConflict",
