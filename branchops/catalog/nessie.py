@@ -337,15 +337,13 @@ class NessieVersionedCatalog(VersionedCatalog):
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
-        src_tables, current = self.tables(f"@{s_head}"), self.tables(f"@{t_head}")
         if base == t_head and not squash:
-            merged = tuple(c.table for c in pointer_diff(current, src_tables))
+            merged = tuple(sorted(self._moved(t_head, s_head)))
             if dry_run:
                 return MergeResult(source, target, None, merged, base, True, True, t_head)
             self.api.assign_reference(target, t_head, "BRANCH", s_head)
             return MergeResult(source, target, s_head, merged, base, True, False, t_head)
-        base_tables = {} if base == NO_ANCESTOR else self.tables(f"@{base}")
-        plan = three_way(base_tables, src_tables, current)
+        plan = three_way(*self._merge_sides(base, s_head, t_head))
         if plan.conflicts:
             raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
         merged = tuple(sorted(plan.changes))
@@ -373,6 +371,31 @@ class NessieVersionedCatalog(VersionedCatalog):
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)
+
+    def _moved(self, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
+        """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""
+        if a == NO_ANCESTOR:
+            return {t: (None, loc) for t, loc in self.tables(f"@{b}").items()}
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for d in self.api.diff(None, a, None, b):
+            before, after = content_location(d.before), content_location(d.after)
+            if before != after:
+                out[key_str(d.key)] = (before, after)
+        return out
+
+    def _merge_sides(self, base: str, s_head: str, t_head: str) -> tuple[dict[str, str], ...]:
+        """(base, source, target) tables for :func:`three_way`, limited to the tables either side
+        changed since the base (the rest are equal on all three): two diffs, not three listings."""
+        on_source, on_target = self._moved(base, s_head), self._moved(base, t_head)
+        sides: tuple[dict[str, str], ...] = ({}, {}, {})
+        for table in on_source.keys() | on_target.keys():
+            before = (on_source.get(table) or on_target[table])[0]
+            unchanged = (before, before)
+            values = (before, on_source.get(table, unchanged)[1], on_target.get(table, unchanged)[1])
+            for side, loc in zip(sides, values, strict=True):
+                if loc is not None:
+                    side[table] = loc
+        return sides
 
     def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
         head = self._branch(ref, "reset")
