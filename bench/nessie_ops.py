@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--tables", type=int, default=100)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "nessie_ops.json")
+    ap.add_argument("--note", default="", help="a remark stored in the JSON (e.g. which code was measured)")
+    ap.add_argument("--previous", type=Path, help="JSON of a run of other code just before, to compare")
     args = ap.parse_args()
     server = None
     load_start = [round(x, 2) for x in os.getloadavg()]
@@ -100,7 +102,13 @@ def main() -> None:
                   "sqlite": "file database (WAL) in a temp folder"},
         "results": results,
         "nessie_over_sqlite_p50": ratios,
+        "note": args.note,
     }
+    if args.previous is not None:
+        prev = json.loads(args.previous.read_text())
+        out["previous_run"] = {k: prev.get(k) for k in ("note", "when", "machine", "results", "nessie_over_sqlite_p50")}
+        out["nessie_p50_over_previous"] = {
+            op: round(results["nessie"][op]["p50_ms"] / prev["results"]["nessie"][op]["p50_ms"], 2) for op in ratios}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({"results": {b: {op: r["p50_ms"] for op, r in v.items()} for b, v in results.items()},

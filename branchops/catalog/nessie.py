@@ -51,6 +51,7 @@ from branchops.catalog.nessie_client import (
     BackendConflict,
     Content,
     ContentKey,
+    LogEntry,
     MergeBehavior,
     NessieClient,
     Operation,
@@ -327,13 +328,13 @@ class NessieVersionedCatalog(VersionedCatalog):
         t_head = self._branch(target, "merge into")
         if expected_target_hash is not None and expected_target_hash != t_head:
             raise ReferenceConflict(target, expected_target_hash, t_head)
-        s_head = self.resolve(source)
+        s_head, pages = self._head_and_page(source)
         # Our own merge base (over every parent), the one merge_base() reports and the SQL backend
         # uses: Nessie's may be older after merges, or missing when a side has no commits.
         if NO_ANCESTOR in (s_head, t_head):
             base = NO_ANCESTOR
         else:
-            base = s_head if s_head == t_head else history.merge_base(self.api, t_head, s_head)
+            base = s_head if s_head == t_head else history.merge_base(self.api, t_head, s_head, pages)
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
@@ -371,6 +372,15 @@ class NessieVersionedCatalog(VersionedCatalog):
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)
+
+    def _head_and_page(self, spec: str) -> tuple[str, dict[str, list[LogEntry]]]:
+        """The commit ``spec`` names and, for a ref name, the first page of its history (one request
+        answers both; the merge base walk starts with that page)."""
+        name, commit = split_ref(spec)
+        if commit is not None or name is None or history.looks_like_hash(name):
+            return self.resolve(spec), {}
+        entries = list(self.api.log(name, None, limit=history.LOG_PAGE, operations=False))
+        return (entries[0].hash, {entries[0].hash: entries}) if entries else (NO_ANCESTOR, {})
 
     def _moved(self, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
         """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Mapping
 
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
 from branchops.catalog.nessie_client import Content, ContentKey, LogEntry, NessieClient, content_location, key_str
@@ -72,13 +73,15 @@ def commits(api: NessieClient, entries: list[LogEntry]) -> list[Commit]:
 LOG_PAGE = 40
 
 
-def merge_base(api: NessieClient, ha: str, hb: str) -> str:
+def merge_base(api: NessieClient, ha: str, hb: str, first_pages: Mapping[str, list[LogEntry]] | None = None) -> str:
     """The best common ancestor of commits ``ha`` and ``hb`` (nearest to both, merge parents too).
 
     Walks both histories outward at once, a page of first parents at a time, shallowest first,
     and stops when nothing unread can be nearer than the best common commit found: a fork a few
-    commits back costs one request per side, however long the history behind it.
+    commits back costs one request per side, however long the history behind it (none for a
+    side whose first page, ``LOG_PAGE`` entries from the head, is in ``first_pages``).
     """
+    pages = dict(first_pages or {})
     if ha == hb:
         return ha
     if NO_ANCESTOR in (ha, hb):
@@ -110,7 +113,9 @@ def merge_base(api: NessieClient, ha: str, hb: str) -> str:
         depth, start = heapq.heappop(todo[side])
         if dist[side].get(start) != depth:
             continue  # reached nearer since it was queued
-        entries = list(api.log(None, start, limit=LOG_PAGE, operations=False))
+        entries = pages.pop(start, None) if depth == 0 else None
+        if entries is None:
+            entries = list(api.log(None, start, limit=LOG_PAGE, operations=False))
         for n, entry in enumerate(entries):
             if n and not reach(side, entry.hash, depth + n):
                 break  # the rest of this line was walked from nearer
