@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import PrimitiveType
 
+from branchops.diff import paired
 from branchops.diff import queries as q
 from branchops.diff.keys import load_ref_manifest, resolve_keys
 from branchops.diff.model import (
@@ -216,6 +217,7 @@ class TableDiff_:
         self.key_source: str | None = key[1] if key else None
         self.dialect = engine.DIALECT
         self.notes: list[str] = []
+        self.columns: list[q.DiffColumn] = []
 
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
@@ -225,7 +227,7 @@ class TableDiff_:
         schema = self._schema(b, h)
         if b.snapshot_id == h.snapshot_id and not schema.differs:
             return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
-        columns = self._diff_columns(b, h, sqlexp)
+        columns = self.columns = self._diff_columns(b, h, sqlexp)
         self._check_key(columns)
         base_src, head_src, method, files = self._sources(b, h, [c.name for c in columns])
         rows = [b.records(), h.records()]
@@ -365,7 +367,12 @@ class TableDiff_:
             if whole is None or within is None:
                 counts.append(0)
                 continue
-            counts.append(int(self.engine.query(q.duplicate_keys(whole, self.key, within).sql(self.dialect))[0][0]))
+            if self.engine.ONE_QUERY_KEYED_DIFF:  # within: the side's values as read (cast as compared)
+                dup = paired.duplicate_keys(whole, self.key, self.columns, i, within, self.dialect)
+                sql = dup.sql(self.dialect)
+            else:
+                sql = q.duplicate_keys(whole, self.key, within).sql(self.dialect)
+            counts.append(int(self.engine.query(sql)[0][0]))
         return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
     def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,

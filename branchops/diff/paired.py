@@ -42,10 +42,16 @@ class Paired:
     profiles: tuple[dict[str, Profile], dict[str, Profile]] | None
 
 
-def _side(src: exp.Expr, columns: Sequence[DiffColumn], side: int, dialect: str) -> exp.Select:
+KEY_HASH = "__kh"
+
+
+def _side(src: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn], side: int,
+          dialect: str) -> exp.Select:
+    by_name = {c.name: c for c in columns}
     return exp.select(
         *[exp.alias_(_value(c, side), c.name, quoted=True) for c in columns],
         exp.alias_(row_hash(columns, side, dialect), HASH),
+        exp.alias_(row_hash([by_name[k] for k in key], side, dialect), KEY_HASH),
     ).from_(_from(src, "t"), copy=False)
 
 
@@ -56,9 +62,12 @@ def empty_like(src: exp.Expr) -> exp.Expr:
 
 def _joined(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn],
             dialect: str) -> exp.Select:
-    on = exp.and_(*[exp.NullSafeEQ(this=_col(k, "b"), expression=_col(k, "h")) for k in key])
-    return exp.select().from_(_side(base, columns, 0, dialect).subquery("b"), copy=False).join(
-        _side(head, columns, 1, dialect).subquery("h"), on=on, join_type="FULL OUTER", copy=False)
+    # An equality on the key's hash makes it a hash join (a NULL-safe comparison alone is a nested
+    # loop in Trino); the comparison of the keys themselves keeps it exact.
+    on = exp.and_(exp.EQ(this=exp.column(KEY_HASH, "b"), expression=exp.column(KEY_HASH, "h")),
+                  *[exp.NullSafeEQ(this=_col(k, "b"), expression=_col(k, "h")) for k in key])
+    return exp.select().from_(_side(base, key, columns, 0, dialect).subquery("b"), copy=False).join(
+        _side(head, key, columns, 1, dialect).subquery("h"), on=on, join_type="FULL OUTER", copy=False)
 
 
 def _missing(side: str) -> exp.Expr:
@@ -89,6 +98,22 @@ def _profile(columns: Sequence[DiffColumn], side: str) -> list[exp.Expr]:
         if c.numeric:
             sel.append(exp.alias_(exp.Avg(this=exp.cast(v.copy(), exp.DataType.build("DOUBLE"))), f"m{i}_{side}"))
     return sel
+
+
+def duplicate_keys(src: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn], side: int,
+                   within: exp.Expr, dialect: str) -> exp.Select:
+    """As ``queries.duplicate_keys`` (key values seen more than once in ``src``, of those in
+    ``within``), through an IN on the key's hash (a hash semi-join) instead of a NULL-safe join."""
+    by_name = {c.name: c for c in columns}
+    kh = row_hash([by_name[k] for k in key], side, dialect)
+    wanted = exp.select(exp.alias_(kh.copy(), KEY_HASH)).from_(_from(within, "w"), copy=False)
+    rows = (exp.select(*[exp.alias_(_value(by_name[k], side), k, quoted=True) for k in key])
+            .from_(_from(src, "t"), copy=False)
+            .where(exp.In(this=kh, query=wanted.subquery()), copy=False))
+    more_than_once = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
+    groups = (exp.select(*[_col(k) for k in key]).from_(rows.subquery("r"), copy=False)
+              .group_by(*[_col(k) for k in key], copy=False).having(more_than_once, copy=False))
+    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(groups.subquery("g"), copy=False)
 
 
 def paired_counts(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn],
