@@ -6,7 +6,10 @@ The same table and the same three scenarios as ``bench/diff.py`` (1% of rows cha
 ``identical`` (a fresh branch: answered from the catalog, no query), ``confined`` (the changes
 confined to 1% of the data files) and ``full`` (every data file rewritten), keyed by ``id``.
 The data is written by branchops (pyiceberg) to a Nessie branch on S3, the diff runs in Trino
-(one catalog per branch; the changed rows gathered in the memory-connector scratch catalog).
+(one catalog per branch). ``confined`` reads only the data files the two snapshots do not share
+(``"$path"`` predicates: method ``file_pruning``); keyed diffs with unique keys are one query plus
+one for samples, with no scratch tables. The JSON records each scenario's method, the ratio
+``confined / full`` of median times, and the machine's load average (the machine is shared).
 
 It starts the servers the integration tests start (``tests/integration``: Nessie 0.95 test
 server, moto S3, Trino 476 on Java 24+), on loopback, and stops them at the end. The first diff of
@@ -105,6 +108,7 @@ def main() -> None:
     from branchops.config import Settings
     from branchops.lakehouse import Lakehouse
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-diff-trino-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
@@ -124,8 +128,11 @@ def main() -> None:
         finally:
             for server in (trino, nessie, s3):
                 server.stop()
+    medians = {name: r["median_seconds"] for name, r in results.items()}
     out = {
         "bench": "diff in Trino (Nessie + S3 + Trino 476, one catalog per branch)", "note": args.note,
+        "confined_over_full": round(medians["confined"] / medians["full"], 3) if medians["full"] else None,
+        "load_average_1_5_15": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
         "rows": args.rows, "requested_files": args.files, "repeat": args.repeat, **data,
         "setup_seconds": round(setup, 2), "servers_start_seconds": round(servers_seconds, 1),
         "trino_startup_seconds": round(trino.startup_seconds, 1),
@@ -137,6 +144,7 @@ def main() -> None:
     for name, r in results.items():
         print(f"{name:10s} {r['method']:16s} cold {r['cold']['seconds']:7.2f}s  "
               f"min {r['min_seconds']:7.2f}s  median {r['median_seconds']:7.2f}s  rows {r['rows']}")
+    print(f"confined / full: {out['confined_over_full']}; load average {out['load_average_1_5_15']}")
     print(f"wrote {args.out}")
 
 

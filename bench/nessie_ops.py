@@ -7,13 +7,15 @@ no data files are written (what is measured is the catalog, not Iceberg IO).
     python bench/nessie_ops.py [--nessie-uri http://127.0.0.1:19120/api/v2] [--rounds 30]
 
 Without ``--nessie-uri`` it starts Nessie the way the integration tests do (ci/services/nessie.sh)
-and stops it at the end. Writes bench/results/nessie_ops.json.
+and stops it at the end. Writes bench/results/nessie_ops.json, with the machine's load average at
+start and end (the machine may be shared: read the figures next to it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -65,8 +67,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--tables", type=int, default=100)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "nessie_ops.json")
+    ap.add_argument("--note", default="", help="a remark stored in the JSON (e.g. which code was measured)")
+    ap.add_argument("--previous", type=Path, help="JSON of a run of other code just before, to compare")
     args = ap.parse_args()
     server = None
+    load_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         uri = args.nessie_uri
         if uri is None:
@@ -89,13 +94,21 @@ def main() -> None:
     out = {
         "benchmark": "nessie_ops",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_1_5_15": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]}},
+        "goals_p50_ms": {"branch_create": 30, "merge": 150},
         "setup": {"tables_on_main": args.tables, "rounds": args.rounds,
                   "nessie": "0.95.0, in-memory version store, loopback, -Xmx512m" if server else uri,
                   "sqlite": "file database (WAL) in a temp folder"},
         "results": results,
         "nessie_over_sqlite_p50": ratios,
+        "note": args.note,
     }
+    if args.previous is not None:
+        prev = json.loads(args.previous.read_text())
+        out["previous_run"] = {k: prev.get(k) for k in ("note", "when", "machine", "results", "nessie_over_sqlite_p50")}
+        out["nessie_p50_over_previous"] = {
+            op: round(results["nessie"][op]["p50_ms"] / prev["results"]["nessie"][op]["p50_ms"], 2) for op in ratios}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({"results": {b: {op: r["p50_ms"] for op, r in v.items()} for b, v in results.items()},

@@ -9,8 +9,11 @@ also adds the namespace.
 Semantics follow the embedded backend (``catalog/sql.py``). Merges are planned here with the
 same three-way rule (:func:`three_way`), so conflicts and merged tables are identical on both
 backends; Nessie then applies the plan in one merge commit (``FORCE`` for the tables to take,
-``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash`` — writes
-one single-parent commit.
+``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash``, and when
+Nessie refuses (its merge base ignores the next case's commits) — writes one single-parent commit.
+A merge written that way names its merge parent in the ``branchops.merged_from`` property, which
+is read back as a parent (:mod:`~branchops.catalog.nessie_models`), so merge bases, logs and
+later merges see the same history as on the SQL backends.
 
 This module holds the backend class (refs, commits, merges, resets); reading history (short
 hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie_history`, talking to the
@@ -43,10 +46,12 @@ from branchops.catalog.base import (
 )
 from branchops.catalog.nessie_client import (
     ICEBERG_TABLE,
+    MERGED_FROM,
     NAMESPACE,
     BackendConflict,
     Content,
     ContentKey,
+    LogEntry,
     MergeBehavior,
     NessieClient,
     Operation,
@@ -323,25 +328,23 @@ class NessieVersionedCatalog(VersionedCatalog):
         t_head = self._branch(target, "merge into")
         if expected_target_hash is not None and expected_target_hash != t_head:
             raise ReferenceConflict(target, expected_target_hash, t_head)
-        s_head = self.resolve(source)
+        s_head, pages = self._head_and_page(source)
         # Our own merge base (over every parent), the one merge_base() reports and the SQL backend
         # uses: Nessie's may be older after merges, or missing when a side has no commits.
         if NO_ANCESTOR in (s_head, t_head):
             base = NO_ANCESTOR
         else:
-            base = s_head if s_head == t_head else history.merge_base(self.api, t_head, s_head)
+            base = s_head if s_head == t_head else history.merge_base(self.api, t_head, s_head, pages)
         if base == s_head:  # nothing on source that target lacks
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
-        src_tables, current = self.tables(f"@{s_head}"), self.tables(f"@{t_head}")
         if base == t_head and not squash:
-            merged = tuple(c.table for c in pointer_diff(current, src_tables))
+            merged = tuple(sorted(self._moved(t_head, s_head)))
             if dry_run:
                 return MergeResult(source, target, None, merged, base, True, True, t_head)
             self.api.assign_reference(target, t_head, "BRANCH", s_head)
             return MergeResult(source, target, s_head, merged, base, True, False, t_head)
-        base_tables = {} if base == NO_ANCESTOR else self.tables(f"@{base}")
-        plan = three_way(base_tables, src_tables, current)
+        plan = three_way(*self._merge_sides(base, s_head, t_head))
         if plan.conflicts:
             raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
         merged = tuple(sorted(plan.changes))
@@ -351,7 +354,7 @@ class NessieVersionedCatalog(VersionedCatalog):
         if squash or base == NO_ANCESTOR:  # Nessie refuses to merge histories with no common ancestor
             props = dict(properties or {})
             if not squash:
-                props.setdefault("branchops.merged_from", s_head)
+                props.setdefault(MERGED_FROM, s_head)
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         # The plan's tables are forced, every other table keeps the target's content, so Nessie applies
@@ -360,15 +363,49 @@ class NessieVersionedCatalog(VersionedCatalog):
         try:
             resp = self.api.merge(target, t_head, None, s_head, message=msg, author=author or "branchops",
                                   properties=properties, key_modes=modes, default_mode="DROP")
-        except UsageError:  # Nessie's view of the history disagrees with the plan (e.g. an unused key mode)
-            resp = None
+        except (UsageError, RefNotFound):  # Nessie's view of the history disagrees with ours (an unused key
+            resp = None                      # mode; no common ancestor, as it ignores single-parent merges)
         if resp is None or not resp.successful or not resp.target_hash:
             if self.get_ref(target).hash != t_head:  # the target moved since it was read: plan again
                 raise ReferenceConflict(target, t_head, self.get_ref(target).hash)
-            props = {**(properties or {}), "branchops.merged_from": s_head}  # Nessie refused: our plan, one parent
+            props = {**(properties or {}), MERGED_FROM: s_head}  # Nessie refused: our plan, one parent
             c = self._write(target, t_head, plan.changes, msg, properties=props, author=author, strict=True)
             return MergeResult(source, target, c.hash, merged, base, False, False, t_head)
         return MergeResult(source, target, resp.target_hash, merged, base, False, False, t_head)
+
+    def _head_and_page(self, spec: str) -> tuple[str, dict[str, list[LogEntry]]]:
+        """The commit ``spec`` names and, for a ref name, the first page of its history (one request
+        answers both; the merge base walk starts with that page)."""
+        name, commit = split_ref(spec)
+        if commit is not None or name is None or history.looks_like_hash(name):
+            return self.resolve(spec), {}
+        entries = list(self.api.log(name, None, limit=history.LOG_PAGE, operations=False))
+        return (entries[0].hash, {entries[0].hash: entries}) if entries else (NO_ANCESTOR, {})
+
+    def _moved(self, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
+        """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""
+        if a == NO_ANCESTOR:
+            return {t: (None, loc) for t, loc in self.tables(f"@{b}").items()}
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for d in self.api.diff(None, a, None, b):
+            before, after = content_location(d.before), content_location(d.after)
+            if before != after:
+                out[key_str(d.key)] = (before, after)
+        return out
+
+    def _merge_sides(self, base: str, s_head: str, t_head: str) -> tuple[dict[str, str], ...]:
+        """(base, source, target) tables for :func:`three_way`, limited to the tables either side
+        changed since the base (the rest are equal on all three): two diffs, not three listings."""
+        on_source, on_target = self._moved(base, s_head), self._moved(base, t_head)
+        sides: tuple[dict[str, str], ...] = ({}, {}, {})
+        for table in on_source.keys() | on_target.keys():
+            before = (on_source.get(table) or on_target[table])[0]
+            unchanged = (before, before)
+            values = (before, on_source.get(table, unchanged)[1], on_target.get(table, unchanged)[1])
+            for side, loc in zip(sides, values, strict=True):
+                if loc is not None:
+                    side[table] = loc
+        return sides
 
     def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
         head = self._branch(ref, "reset")

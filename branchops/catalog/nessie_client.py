@@ -17,6 +17,7 @@ from typing import Any
 from branchops.catalog.nessie_models import (
     DETACHED,
     ICEBERG_TABLE,
+    MERGED_FROM,
     NAMESPACE,
     NO_ANCESTOR_HASH,
     Content,
@@ -41,6 +42,7 @@ from branchops.catalog.nessie_transport import BackendConflict, NessieTransport,
 __all__ = [
     "DETACHED",
     "ICEBERG_TABLE",
+    "MERGED_FROM",
     "NAMESPACE",
     "NO_ANCESTOR_HASH",
     "BackendConflict",
@@ -142,10 +144,10 @@ class NessieClient(NessieTransport):
             operations: bool = True) -> Iterator[LogEntry]:
         """Commits newest first along first parents (``limit`` caps how many)."""
         params = {"fetch": "ALL" if operations else "MINIMAL", "max-records": min(limit or 250, 250)}
-        for n, raw in enumerate(self._pages(f"/trees/{ref_path(ref, hash_)}/history", "logEntries", params)):
-            if limit is not None and n >= limit:
-                return
+        for n, raw in enumerate(self._pages(f"/trees/{ref_path(ref, hash_)}/history", "logEntries", params), 1):
             yield parse_log_entry(raw)
+            if limit is not None and n >= limit:
+                return  # before the next page is requested
 
     def commits_with_prefix(self, prefix: str) -> set[str]:
         """Hashes starting with ``prefix`` among the commits reachable from any ref (first parents)."""

@@ -8,7 +8,9 @@ Nothing here writes.
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections.abc import Mapping
 
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
 from branchops.catalog.nessie_client import Content, ContentKey, LogEntry, NessieClient, content_location, key_str
@@ -67,16 +69,67 @@ def commits(api: NessieClient, entries: list[LogEntry]) -> list[Commit]:
     ]
 
 
-def merge_base(api: NessieClient, ha: str, hb: str) -> str:
-    """The best common ancestor of commits ``ha`` and ``hb`` (nearest to both)."""
-    anc_a = api.ancestry(ha)
-    if hb in anc_a:
-        return hb
-    anc_b = api.ancestry(hb)
-    common = set(anc_a) & set(anc_b)
-    if not common or common == {NO_ANCESTOR}:
+#: commits read per history request while looking for a merge base (most bases are a few back)
+LOG_PAGE = 40
+
+
+def merge_base(api: NessieClient, ha: str, hb: str, first_pages: Mapping[str, list[LogEntry]] | None = None) -> str:
+    """The best common ancestor of commits ``ha`` and ``hb`` (nearest to both, merge parents too).
+
+    Walks both histories outward at once, a page of first parents at a time, shallowest first,
+    and stops when nothing unread can be nearer than the best common commit found: a fork a few
+    commits back costs one request per side, however long the history behind it (none for a
+    side whose first page, ``LOG_PAGE`` entries from the head, is in ``first_pages``).
+    """
+    pages = dict(first_pages or {})
+    if ha == hb:
+        return ha
+    if NO_ANCESTOR in (ha, hb):
         return NO_ANCESTOR
-    return min(sorted(common), key=lambda h: (anc_a[h] + anc_b[h], anc_a[h]))
+    dist: tuple[dict[str, int], dict[str, int]] = ({ha: 0}, {hb: 0})
+    todo: tuple[list[tuple[int, str]], list[tuple[int, str]]] = ([(0, ha)], [(0, hb)])
+    best: tuple[int, int, str] | None = None
+
+    def reach(side: int, commit: str, depth: int) -> bool:
+        """Record ``commit`` at ``depth`` on ``side``; False when it was reached nearer before."""
+        nonlocal best
+        if commit == NO_ANCESTOR or dist[side].get(commit, depth + 1) <= depth:
+            return False
+        dist[side][commit] = depth
+        other = dist[1 - side].get(commit)
+        if other is not None:
+            da, db = (depth, other) if side == 0 else (other, depth)
+            if best is None or (da + db, da, commit) < best:
+                best = (da + db, da, commit)
+        return True
+
+    while todo[0] or todo[1]:
+        if hb in dist[0] or ha in dist[1]:  # one is an ancestor of the other
+            return hb if hb in dist[0] else ha
+        front = [todo[i][0][0] if todo[i] else float("inf") for i in (0, 1)]
+        if best is not None and min(front) >= best[0]:
+            break
+        side = 0 if front[0] <= front[1] else 1
+        depth, start = heapq.heappop(todo[side])
+        if dist[side].get(start) != depth:
+            continue  # reached nearer since it was queued
+        entries = pages.pop(start, None) if depth == 0 else None
+        if entries is None:
+            entries = list(api.log(None, start, limit=LOG_PAGE, operations=False))
+        for n, entry in enumerate(entries):
+            if n and not reach(side, entry.hash, depth + n):
+                break  # the rest of this line was walked from nearer
+            for parent in entry.parents[1:]:
+                if reach(side, parent, depth + n + 1):
+                    heapq.heappush(todo[side], (depth + n + 1, parent))
+        else:
+            if len(entries) == LOG_PAGE and entries[-1].parents:
+                nxt = entries[-1].parents[0]
+                if reach(side, nxt, depth + LOG_PAGE):
+                    heapq.heappush(todo[side], (depth + LOG_PAGE, nxt))
+    if hb in dist[0] or ha in dist[1]:
+        return hb if hb in dist[0] else ha
+    return best[2] if best is not None else NO_ANCESTOR
 
 
 def nessie_merge_base(api: NessieClient, target: str, t_head: str, s_head: str) -> str:

@@ -22,6 +22,9 @@ ICEBERG_TABLE = "ICEBERG_TABLE"
 NAMESPACE = "NAMESPACE"
 DETACHED = "DETACHED"
 NO_ANCESTOR_HASH = "2e1cfa82b035c26cbbbdae632cea070514eb8b773f616aaeaf668e2f0be8f10d"  # Nessie's empty commit
+#: commit property naming the merge parent of a merge branchops wrote as a single-parent commit
+#: (Nessie refused to merge, e.g. histories without a common ancestor): read back as a parent
+MERGED_FROM = "branchops.merged_from"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ def parse_log_entry(raw: Mapping[str, Any]) -> LogEntry:
     props = {k: (v[-1] if isinstance(v, list) else v) for k, v in (meta.get("allProperties") or {}).items()}
     if not props:
         props = dict(meta.get("properties") or {})
+    merged_from = props.get(MERGED_FROM)
+    if merged_from and len(parents) == 1 and merged_from != parents[0]:
+        parents += (str(merged_from),)  # a merge written as one commit: its merge parent, as Nessie's merges have
     ops = tuple(
         Operation(op["type"], parse_key(op["key"]), op.get("content")) for op in (raw.get("operations") or [])
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import PrimitiveType
 
+from branchops.diff import paired
 from branchops.diff import queries as q
 from branchops.diff.keys import load_ref_manifest, resolve_keys
 from branchops.diff.model import (
@@ -216,6 +217,7 @@ class TableDiff_:
         self.key_source: str | None = key[1] if key else None
         self.dialect = engine.DIALECT
         self.notes: list[str] = []
+        self.columns: list[q.DiffColumn] = []
 
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
@@ -225,7 +227,7 @@ class TableDiff_:
         schema = self._schema(b, h)
         if b.snapshot_id == h.snapshot_id and not schema.differs:
             return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
-        columns = self._diff_columns(b, h, sqlexp)
+        columns = self.columns = self._diff_columns(b, h, sqlexp)
         self._check_key(columns)
         base_src, head_src, method, files = self._sources(b, h, [c.name for c in columns])
         rows = [b.records(), h.records()]
@@ -234,8 +236,9 @@ class TableDiff_:
                 src = self._relation(i, side)
                 rows[i] = 0 if src is None else int(self.engine.query(q.count_rows(src).sql(self.dialect))[0][0])
         counts = rows[0] or 0, rows[1] or 0
+        read_rows = counts if method is Method.FULL_SCAN else self._pruned_rows(b, h)
         diff = diff_rows(self.engine, base_src, head_src, columns, self.key, counts, self.opts,
-                         source_rows=counts if method is Method.FULL_SCAN else None,
+                         source_rows=read_rows,
                          profile=self.opts.profiles and method is not Method.FILE_PRUNING)
         read = (base_src, head_src)
         profiles, profile_source = self._profiles(b, h, columns, method, read, diff.profiles)
@@ -300,15 +303,23 @@ class TableDiff_:
             return None
         return q.source(self.engine.relation(self.refs[i], self.name), self.dialect)
 
-    def _files_source(self, paths: Sequence[str]) -> exp.Expr | None:
-        return q.source(self.engine.scan_files(paths), self.dialect) if paths else None
+    def _files_source(self, i: int, paths: Sequence[str]) -> exp.Expr | None:
+        """Rows of these data files of side ``i``: read directly, or through the table by path."""
+        if not paths:
+            return None
+        if self.engine.READS_DATA_FILES:
+            return q.source(self.engine.scan_files(paths), self.dialect)
+        return q.source(self.engine.scan_table_files(self.refs[i], self.name, paths), self.dialect)
 
     def _sources(self, b: Side, h: Side, names: list[str]) -> tuple[
         exp.Expr | None, exp.Expr | None, Method, FileStats | None
     ]:
         """Pruned when the snapshots share files; else every row, read from the data files when
-        there are no delete files (no Iceberg scan to plan), else through the Iceberg table."""
-        readable = self.engine.READS_DATA_FILES and not b.has_deletes() and not h.has_deletes()
+        there are no delete files (no Iceberg scan to plan), else through the Iceberg table.
+        An engine that reads chosen files through the table (``READS_TABLE_FILES``) reads the
+        whole table through it, and columns renamed in history do not matter to it."""
+        direct = self.engine.READS_DATA_FILES
+        readable = (direct or self.engine.READS_TABLE_FILES) and not b.has_deletes() and not h.has_deletes()
         if not readable:
             return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, None
         cache: dict[str, list[Any]] = {}
@@ -316,15 +327,25 @@ class TableDiff_:
         shared = bf.keys() & hf.keys()
         stats = None if b.empty or h.empty else FileStats(
             len(bf), len(hf), len(shared), len(bf) - len(shared), len(hf) - len(shared))
-        by_name = field_names_stable(b.table, h.table, names)
+        by_name = not direct or field_names_stable(b.table, h.table, names)
         if shared and not by_name:
             self.notes.append("columns were renamed in the table's history: read every row")
         if not by_name:
             return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, stats
-        if not shared:
-            return self._files_source(list(bf)), self._files_source(list(hf)), Method.FULL_SCAN, stats  # scan order
         only_b, only_h = sorted(bf.keys() - shared), sorted(hf.keys() - shared)
-        return self._files_source(only_b), self._files_source(only_h), Method.FILE_PRUNING, stats
+        if not direct and (not shared or len(only_b) + len(only_h) > self.engine.MAX_TABLE_FILES):
+            return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, stats
+        if not shared:
+            return self._files_source(0, list(bf)), self._files_source(1, list(hf)), Method.FULL_SCAN, stats
+        return self._files_source(0, only_b), self._files_source(1, only_h), Method.FILE_PRUNING, stats
+
+    def _pruned_rows(self, b: Side, h: Side) -> tuple[int, int] | None:
+        """Rows in the files a pruned diff reads (exact: no delete files), for engines that use them."""
+        if not self.engine.ONE_QUERY_KEYED_DIFF:
+            return None
+        bf, hf = b.files(), h.files()
+        return (sum(f.record_count for p, f in bf.items() if p not in hf),
+                sum(f.record_count for p, f in hf.items() if p not in bf))
 
     def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: Side, h: Side,
                     found: tuple[int, int] | None) -> DuplicateKeys | None:
@@ -336,13 +357,22 @@ class TableDiff_:
         if method is not Method.FILE_PRUNING:
             return DuplicateKeys(*(found or (0, 0)), "table")
         counts: list[int] = []
-        for side, other, within in ((b, h, read[0]), (h, b, read[1])):
+        for i, (side, other, within) in enumerate(((b, h, read[0]), (h, b, read[1]))):
             changed = [f for p, f in side.files().items() if p not in other.files()]
-            whole = self._files_source(files_for_keys(side.files(), changed, side.schema, self.key))
+            candidates = files_for_keys(side.files(), changed, side.schema, self.key)
+            if found == (0, 0) and self.engine.READS_TABLE_FILES and set(candidates) <= {f.file_path for f in changed}:
+                counts.append(0)  # no key repeats in the rows read, and no other file may hold their keys
+                continue
+            whole = self._files_source(i, candidates)
             if whole is None or within is None:
                 counts.append(0)
                 continue
-            counts.append(int(self.engine.query(q.duplicate_keys(whole, self.key, within).sql(self.dialect))[0][0]))
+            if self.engine.ONE_QUERY_KEYED_DIFF:  # within: the side's values as read (cast as compared)
+                dup = paired.duplicate_keys(whole, self.key, self.columns, i, within, self.dialect)
+                sql = dup.sql(self.dialect)
+            else:
+                sql = q.duplicate_keys(whole, self.key, within).sql(self.dialect)
+            counts.append(int(self.engine.query(sql)[0][0]))
         return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
     def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,

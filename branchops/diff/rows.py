@@ -1,12 +1,13 @@
 """The row diff of one table in the engine: counts, per-column changes, samples, duplicate keys.
 
-With a key, one pass over each side finds the key values whose rows differ: a join of
-``(key, row hash)`` when that proves every key unique (``keyed.join_groups``), else a group-by
-that also counts duplicate keys (``queries.key_groups``). A second pass fetches only the rows of
-those keys, computing the side's column profiles in the same scan while the rows are few
-(``keyed.fetch_and_profile``), and the multiset difference (``residue_hashes`` /
-``residue_rows``) runs over that small set. Without a key, the multiset difference runs over
-every row (two passes per side).
+With a key, engines that pay for every stored result (``ONE_QUERY_KEYED_DIFF``) diff unique keys
+in one query plus one for samples (``paired``). Otherwise one pass over each side finds the key
+values whose rows differ: a join of ``(key, row hash)`` when that proves every key unique
+(``keyed.join_groups``), else a group-by that also counts duplicate keys
+(``queries.key_groups``). A second pass fetches only the rows of those keys, computing the side's
+column profiles in the same scan while the rows are few (``keyed.fetch_and_profile``), and the
+multiset difference (``residue_hashes`` / ``residue_rows``) runs over that small set. Without a
+key, the multiset difference runs over every row (two passes per side).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from branchops.diff import keyed as kq
+from branchops.diff import paired
 from branchops.diff import queries as q
 from branchops.diff.model import Profile, RowCounts, Samples
 from branchops.diff.profile import one_row, profiles_from_row, side_samples, table_samples
@@ -77,6 +79,13 @@ def diff_rows(
         return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0 if key else None),
                        dict.fromkeys([c.name for c in values] if key else [], 0), Samples(),
                        (0, 0) if key else None)
+    if key and engine.ONE_QUERY_KEYED_DIFF and source_rows is not None:
+        b = base if base is not None else paired.empty_like(head)  # type: ignore[arg-type]
+        h = head if head is not None else paired.empty_like(base)  # type: ignore[arg-type]
+        got = paired.paired_diff(engine, b, h, key, columns, source_rows, counts, opts.tolerance, opts.sample,
+                                 profile=profile)
+        if got is not None:
+            return RowDiff(got.rows, got.columns, got.samples, (0, 0), got.profiles)
     scratch = _Scratch(engine)
     try:
         duplicates = profiles = None

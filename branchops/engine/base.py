@@ -24,6 +24,14 @@ class Engine(ABC):
     READS_ANY_METADATA: ClassVar[bool] = False
     #: can read a chosen subset of a table's data files (diff file pruning)
     READS_DATA_FILES: ClassVar[bool] = False
+    #: can read a chosen subset of a table's data files through the table (a predicate on the
+    #: file path, e.g. Trino's ``"$path"``): diff file pruning without reading files directly
+    READS_TABLE_FILES: ClassVar[bool] = False
+    #: the most files :meth:`scan_table_files` takes in one query (the paths are query text)
+    MAX_TABLE_FILES: ClassVar[int] = 2000
+    #: diffs a keyed table with unique keys in one query (counts, profiles) and one more for the
+    #: samples, with no stored intermediate results; other keys take the stored-results path
+    ONE_QUERY_KEYED_DIFF: ClassVar[bool] = False
     #: runs the diff's engine-tuned keyed paths (a key join; profiles folded into the row fetch
     #: through lists and UNNEST); others take the portable group-by path with the same results
     FAST_KEYED_DIFF: ClassVar[bool] = False
@@ -46,6 +54,10 @@ class Engine(ABC):
     def scan_files(self, paths: Sequence[str]) -> str:
         """SQL (a table function) reading exactly these data files; engines with ``READS_DATA_FILES``."""
         raise NotImplementedError(f"{type(self).__name__} cannot read chosen data files")
+
+    def scan_table_files(self, ref: str, table: str, paths: Sequence[str]) -> str:
+        """SQL (a subquery) reading only these data files of ``table`` on ``ref``; ``READS_TABLE_FILES``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read chosen data files of a table")
 
     def materialize(self, name: str, sql: str) -> str:
         """Store a (small) query result for this session as ``name``; returns its SQL name."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -155,6 +155,8 @@ class TrinoEngine(Engine):
     HOLDS_REF_RESOURCES: ClassVar[bool] = True
     READS_ANY_METADATA: ClassVar[bool] = False
     READS_DATA_FILES: ClassVar[bool] = False
+    READS_TABLE_FILES: ClassVar[bool] = True  # the Iceberg connector plans only splits of files "$path" names
+    ONE_QUERY_KEYED_DIFF: ClassVar[bool] = True  # memory-connector scratch tables cost a statement each
     #: dbt models are built as tables: Trino's Iceberg connector has no views on a Nessie catalog
     MATERIALIZES_VIEWS: ClassVar[bool] = False
 
@@ -289,6 +291,10 @@ class TrinoEngine(Engine):
             raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
         schema = branch_schema(ns, split_ref(ref)[0] or ref) if self.static else ns
         return f"{quote(catalog)}.{quote(schema)}.{quote(name)}"
+
+    def scan_table_files(self, ref: str, table: str, paths: Sequence[str]) -> str:
+        files = ", ".join(sql_string(p) for p in sorted(paths))
+        return f'(SELECT * FROM {self.relation(ref, table)} WHERE "$path" IN ({files}))'
 
     # -- session scratch tables (small intermediate results, e.g. the diff's residue) -------
     def _scratch(self) -> str:
