@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from branchops.diff.render import changed_sample_table
 from branchops.github import MARKER, MAX_COMMENT_BYTES
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
@@ -79,6 +80,9 @@ def _sample_block(kind: str, rows: Any) -> str | None:
     if not isinstance(rows, list) or not rows:
         return None
     rows = rows[:SAMPLE_ROWS]
+    if kind == "changed" and all(isinstance(r, Mapping) and "key" in r for r in rows):
+        header, cells = changed_sample_table(rows)
+        return f"_{kind} (base → head)_\n\n" + md_table(header, cells)
     if all(isinstance(r, Mapping) for r in rows):
         cols: list[str] = []
         for r in rows:
