@@ -198,6 +198,7 @@ class Outcome:
     merge: dict[str, Any] | None = None
     comment_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    code: dict[str, Any] | None = None  # `pr merge --merge-code`: how the forge answered the code merge
     report: str | None = None  # the markdown; not part of the JSON
 
     @property
