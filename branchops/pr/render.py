@@ -13,6 +13,7 @@ from typing import Any
 
 from branchops.diff.render import changed_sample_table
 from branchops.github import MARKER, MAX_COMMENT_BYTES
+from branchops.pr.drift import drift_note
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
 _ICON = {
@@ -156,6 +157,8 @@ def render_report(
     if diff is not None:
         parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
                      + ("\n\n" + diff_summary_table(tables) if tables else ""))
+        if note := drift_note(dict(diff)):
+            parts.append(f"> {note}")
     footer = ""
     if outcome.timings:
         footer = "<sub>timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()) + "</sub>"
