@@ -1,5 +1,7 @@
-"""GitHub, from a CI job: one sticky PR comment, the reviews behind the approval gate, and the
-files GitHub Actions reads back ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).
+"""GitHub, from a CI job: one sticky PR comment, the reviews behind the approval gate, the
+``branchops`` check run on the PR's head (a commit status when the token may not create check
+runs), the code merge pinned to the validated sha, and the files GitHub Actions reads back
+($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY).
 
 A small typed client of GitHub's REST API over ``httpx``; tests hand it an ``httpx.Client`` that
 talks to a local server replaying recorded payloads. The token lives only in the request header:
@@ -26,9 +28,15 @@ from branchops.secrets import redact, register_secret
 
 #: The hidden marker that makes a comment "ours": found on every sync and edited in place.
 MARKER = "<!-- branchops:pr-report -->"
+#: the marker of the second sticky comment: how `pr merge --merge-code` ended (the report stays)
+MERGE_MARKER = "<!-- branchops:pr-merge -->"
 #: GitHub refuses comment bodies longer than this (in characters; we count bytes to be safe).
 MAX_COMMENT_BYTES = 65_535
 DEFAULT_API_URL = "https://api.github.com"
+#: the name of the check run (and the context of the commit status) branch protection can require
+CHECK_NAME = "branchops"
+#: GitHub cuts a commit status description at this many characters
+MAX_STATUS_DESCRIPTION = 140
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
@@ -66,6 +74,32 @@ class Review:
             int(data["id"]), _login(data), ReviewState(str(data["state"])), str(data.get("commit_id") or ""),
             str(data.get("submitted_at") or ""),
         )
+
+
+@dataclass(frozen=True)
+class CodeMerge:
+    """How the forge answered a request to merge the PR's code: merged, or refused and why.
+
+    ``status`` is the HTTP status; a refusal is any 4xx answer (not mergeable, the head moved,
+    checks failing, no permission): GitHub or GitLab said no, so nothing of the code landed.
+    """
+
+    merged: bool
+    status: int
+    message: str
+    sha: str | None = None  # the merge commit in git, when merged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"merged": self.merged, "status": self.status, "message": self.message, "sha": self.sha}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The check run (``kind="check_run"``, with its id) or commit status a sync reports on."""
+
+    kind: str
+    sha: str
+    id: int | None = None
 
 
 def _login(data: Mapping[str, Any]) -> str:
@@ -135,7 +169,10 @@ class GitHubClient:
         return redact(f"GitHubClient({self.repository!r}, api_url={self.api_url!r})")
 
     # -- transport ------------------------------------------------------------------------
-    def _request(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> httpx.Response:
+    def _request(
+        self, method: str, url: str, body: Mapping[str, Any] | None = None, *, answers: tuple[int, ...] = ()
+    ) -> httpx.Response:
+        """One API call; an HTTP error raises BackendError unless its status is in ``answers``."""
         if not url.startswith(("http://", "https://")):
             url = f"{self.api_url}/repos/{self.repository}/{url.lstrip('/')}"
         headers = {
@@ -152,7 +189,7 @@ class GitHubClient:
                 unchanged="nothing was posted to GitHub",
                 hint="check GITHUB_API_URL and the network, then re-run",
             ) from None
-        if resp.status_code >= 400:
+        if resp.status_code >= 400 and resp.status_code not in answers:
             try:
                 detail = str(resp.json().get("message", ""))
             except (ValueError, AttributeError):
@@ -160,8 +197,9 @@ class GitHubClient:
             raise BackendError(
                 redact(f"GitHub API {method} {url} answered {resp.status_code}: {detail}"),
                 unchanged="nothing more was posted to GitHub",
-                hint="check that GITHUB_TOKEN may write pull-request comments and read reviews "
-                "(permissions: pull-requests: write)",
+                hint="check GITHUB_TOKEN's permissions (the template grants pull-requests: write for the "
+                "comment and reviews, checks: write and statuses: write for the check, contents: write "
+                "for --merge-code)",
             )
         return resp
 
@@ -205,6 +243,80 @@ class GitHubClient:
 
     def approvers(self, pr: int, sha: str) -> list[str]:
         return approvers(self.list_reviews(pr), sha)
+
+    # -- the required check -----------------------------------------------------------------
+    def start_check(self, sha: str, details_url: str | None = None) -> Check:
+        """A check run named ``branchops``, in progress, on ``sha``; a pending commit status when
+        the token may not create check runs (GitHub answers 403 to anything but a GitHub App)."""
+        body: dict[str, Any] = {"name": CHECK_NAME, "head_sha": sha, "status": "in_progress"}
+        if details_url:
+            body["details_url"] = details_url
+        resp = self._request("POST", "check-runs", body, answers=(403,))
+        if resp.status_code == 403:
+            allowed = self.set_status(sha, "pending", "building and diffing the PR branch", details_url,
+                                      answers=(403,))
+            # a token with neither permission (a workflow without checks/statuses: write): no check
+            return Check("status" if allowed else "none", sha)
+        return Check("check_run", sha, int(resp.json()["id"]))
+
+    def finish_check(self, check: Check, ok: bool, title: str, summary: str, details_url: str | None = None) -> None:
+        """Complete the check (success or failure) with the report as its summary."""
+        if check.kind == "none":
+            return
+        if check.kind == "status" or check.id is None:
+            self.set_status(check.sha, "success" if ok else "failure", title, details_url)
+            return
+        output = {"title": redact(title)[:1000],
+                  "summary": truncate_utf8(redact(summary), MAX_COMMENT_BYTES, "\n\n_… cut at GitHub's limit_\n")}
+        body: dict[str, Any] = {"status": "completed", "conclusion": "success" if ok else "failure", "output": output}
+        if details_url:
+            body["details_url"] = details_url
+        self._request("PATCH", f"check-runs/{int(check.id)}", body)
+
+    def set_status(
+        self, sha: str, state: str, description: str, target_url: str | None = None, *, answers: tuple[int, ...] = ()
+    ) -> bool:
+        """A commit status with context ``branchops`` (state: pending, success, failure, error);
+        False when GitHub answered with a status in ``answers`` instead of setting it."""
+        text = redact(description)
+        if len(text) > MAX_STATUS_DESCRIPTION:
+            text = text[: MAX_STATUS_DESCRIPTION - 1] + "…"
+        body: dict[str, Any] = {"state": state, "context": CHECK_NAME, "description": text}
+        if target_url:
+            body["target_url"] = target_url
+        return self._request("POST", f"statuses/{sha}", body, answers=answers).status_code < 400
+
+    # -- the code merge -------------------------------------------------------------------
+    def merge_pull(self, pr: int, sha: str, title: str, method: str = "merge") -> CodeMerge:
+        """Merge PR ``pr`` only if its head is still ``sha`` (GitHub answers 409 otherwise).
+
+        A 4xx answer is a refusal (405 not mergeable or required checks failing, 409 the head
+        moved, 403 no permission, 422 invalid): returned, not raised. 5xx and network errors raise
+        BackendError: then whether the code landed is unknown, and a re-run finds out.
+        """
+        resp = self._request("PUT", f"pulls/{int(pr)}/merge",
+                             {"sha": sha, "merge_method": method, "commit_title": redact(title)},
+                             answers=(401, 403, 404, 405, 409, 422))
+        data = _json(resp)
+        if resp.status_code >= 400:
+            return CodeMerge(False, resp.status_code, str(data.get("message") or resp.reason_phrase))
+        return CodeMerge(bool(data.get("merged", True)), resp.status_code, str(data.get("message") or "merged"),
+                         str(data.get("sha") or "") or None)
+
+    def pull_merged(self, pr: int) -> CodeMerge | None:
+        """The PR's code merge if it is merged (its merge commit), else None."""
+        data = _json(self._request("GET", f"pulls/{int(pr)}"))
+        if not data.get("merged"):
+            return None
+        return CodeMerge(True, 200, "already merged", str(data.get("merge_commit_sha") or "") or None)
+
+
+def _json(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # -- GitHub Actions files ---------------------------------------------------------------------

@@ -103,6 +103,8 @@ def merge(
     ),
     project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (for rebuild)")] = None,
     require_approval: Annotated[bool, typer.Option("--require-approval", help="an approving review of --sha")] = False,
+    merge_code: Annotated[bool, typer.Option(
+        "--merge-code", help="also merge the PR's code pinned to --sha (GitHub/GitLab): both land or neither")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Gates, then an atomic merge of pr-N into the base; pr-N is dropped afterwards."""
@@ -110,7 +112,7 @@ def merge(
     prs = _prs(fmt)
     try:
         out = prs.merge(pr, sha, on_conflict=on_conflict, project_dir=project_dir,
-                        require_approval=True if require_approval else None)
+                        require_approval=True if require_approval else None, merge_code=merge_code)
     finally:
         prs.reporter.close()
     m = out.merge or {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -14,6 +14,35 @@ from branchops.diff.model import DiffResult, TableDiff, jsonable
 
 #: GitHub's limit on one comment's body
 MAX_COMMENT_BYTES = 65_535
+#: how a changed value is shown: ``base → head``
+ARROW = " → "
+
+
+def _value(v: Any) -> str:
+    return "NULL" if v is None else _fmt(v)
+
+
+def changed_sample_table(changed: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
+    """Changed-row samples as one table: the key columns, then per changed column ``base → head``
+    (empty where that row's column did not change).
+
+    Takes :class:`ChangedRow` objects or their JSON shape (``{"key", "base", "head"}``), so the PR
+    report, which reads the diff's JSON, renders samples the same way.
+    """
+    rows = [(r.get("key") or {}, r.get("base") or {}, r.get("head") or {}) if isinstance(r, Mapping)
+            else (r.key, r.base, r.head) for r in changed]
+    keys: list[str] = []
+    cols: list[str] = []
+    for key, base, head in rows:
+        keys += [k for k in key if k not in keys]
+        cols += [c for c in dict.fromkeys([*base, *head]) if c not in cols and c not in keys]
+    out = []
+    for key, base, head in rows:
+        cells = [_value(key.get(k)) for k in keys]
+        cells += [f"{_value(base.get(c))}{ARROW}{_value(head.get(c))}" if c in base or c in head else ""
+                  for c in cols]
+        out.append(cells)
+    return [*keys, *cols], out
 
 
 def render_json(result: DiffResult) -> str:
@@ -111,10 +140,9 @@ def _md_samples(t: TableDiff) -> list[str]:
             out += [f"<details><summary>sample {kind} rows</summary>", ""]
             out += [*_md_table(cols, [[r.get(c) for c in cols] for r in rows]), "", "</details>", ""]
     if sm.changed:
-        rows_ = [[", ".join(f"{k}={_fmt(v)}" for k, v in c.key.items()), col, c.base[col], c.head[col]]
-                 for c in sm.changed for col in c.base]
-        out += ["<details><summary>sample changed rows</summary>", ""]
-        out += [*_md_table(["key", "column", "base", "head"], rows_), "", "</details>", ""]
+        header, rows_ = changed_sample_table(sm.changed)
+        out += ["<details><summary>sample changed rows (base → head)</summary>", ""]
+        out += [*_md_table(header, rows_), "", "</details>", ""]
     return out
 
 
@@ -178,12 +206,24 @@ def render_text(result: DiffResult) -> RenderableType:
         if t.duplicate_keys and (t.duplicate_keys.base or t.duplicate_keys.head):
             parts.append(Text(f"duplicate keys: base {t.duplicate_keys.base}, head {t.duplicate_keys.head}",
                               style="yellow"))
-        for ch in t.samples.changed:
-            parts.append(Text("  ~ " + ", ".join(f"{k}={_fmt(v)}" for k, v in ch.key.items()) + ": " + ", ".join(
-                f"{col} {_fmt(ch.base[col])} -> {_fmt(ch.head[col])}" for col in ch.base)))
-        for kind, sign in (("added", "+"), ("removed", "-")):
-            for r in getattr(t.samples, kind):
-                parts.append(Text(f"  {sign} " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.items())))
+        if t.samples.changed:
+            header, rows_ = changed_sample_table(t.samples.changed)
+            sample = Table(title="sample changed rows (base → head)", title_justify="left")
+            for c in header:
+                sample.add_column(c)
+            for r in rows_:
+                sample.add_row(*r)
+            parts.append(sample)
+        for kind in ("added", "removed"):
+            got: Sequence[dict[str, Any]] = getattr(t.samples, kind)
+            if got:
+                header = list(dict.fromkeys(c for row in got for c in row))
+                sample = Table(title=f"sample {kind} rows", title_justify="left")
+                for c in header:
+                    sample.add_column(c)
+                for row in got:
+                    sample.add_row(*(_value(row.get(c)) for c in header))
+                parts.append(sample)
         for n in t.notes:
             parts.append(Text(f"  note: {n}", style="dim"))
     return Group(*parts)

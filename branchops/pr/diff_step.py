@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from branchops.catalog.base import INTERNAL_PREFIX, split_ref
 from branchops.errors import RefNotFound
+from branchops.pr.drift import PLAIN, source_drift
 
 if TYPE_CHECKING:
     from branchops.diff import DiffOptions, DiffResult
@@ -128,4 +129,8 @@ class DataDiffer:
         finally:
             if engine is not None:
                 engine.close()
-        return result.to_dict()
+        out = result.to_dict() | {"mode": PLAIN}
+        drift = source_drift(lakehouse, base)
+        if drift is not None:
+            out["drift"] = drift.to_dict()
+        return out

@@ -3,7 +3,8 @@
 Its memory is the catalog itself: a sync records a :class:`Validation` as a properties-only
 commit on ``pr-N``; a merge writes one squash commit on the base carrying the audit trail. So
 every command can be re-run after a crash at any point: a sync redoes from a fresh fork, a merge
-first looks in the base's log for its own merge commit before merging again.
+first looks in the base's log for its own merge commit (one an undo commit has not undone)
+before merging again. With ``--merge-code`` the PR's code follows the data (pr/code_merge.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog.base import Commit
-from branchops.errors import DbtFailed, MergeConflict, ReferenceConflict, RefNotFound, UsageError
-from branchops.github import run_url
+from branchops.errors import (
+    DbtFailed,
+    MergeConflict,
+    ReferenceConflict,
+    RefNotFound,
+    UsageError,
+)
+from branchops.github import MERGE_MARKER, run_url
 from branchops.lakehouse import Lakehouse
+from branchops.pr.code_merge import land_code, undone_merges
 from branchops.pr.model import (
     MERGE_OP,
     OPERATION,
@@ -67,12 +75,27 @@ class PullRequests:
     def branch(self, pr: int) -> str:
         return pr_branch_name(pr, self.lh.settings.pr_branch_prefix)
 
+    _merge_code = False
+
     # -- open / sync ----------------------------------------------------------------------
     def sync(self, pr: int, sha: str, project_dir: Path, base: str | None = None) -> Outcome:
-        """Fork ``pr-N`` afresh from the base, build modified+, diff, record, report."""
-        outcome, build, diff = self._validate(pr, sha, project_dir, base or self.lh.main)
+        """Fork ``pr-N`` afresh from the base, build modified+, diff, record, report; the
+        ``branchops`` check on ``sha`` is in progress meanwhile, then success or failure."""
+        branch = self.branch(pr)
+        if not sha.strip():
+            raise UsageError("--sha must be the commit the PR's code is at")
+        check = self.reporter.start_check(sha)
+        try:
+            outcome, build, diff = self._validate(pr, sha, project_dir, base or self.lh.main)
+        except Exception as e:
+            failed = Outcome("sync", pr, branch, Status.FAILED, sha=sha, base=base or self.lh.main,
+                             reason=f"{type(e).__name__}: {e}")
+            with contextlib.suppress(Exception):  # the error that stopped the sync is what to show
+                self.reporter.finish_check(check, failed)
+            raise
         outcome.report = render_report(outcome, build, diff)
         self.reporter.publish(outcome)
+        self.reporter.finish_check(check, outcome)
         return outcome
 
     def _validate(
@@ -175,17 +198,27 @@ class PullRequests:
         on_conflict: OnConflict = OnConflict.FAIL,
         project_dir: Path | None = None,
         require_approval: bool | None = None,
+        merge_code: bool = False,
     ) -> Outcome:
+        """Gates, then the atomic data merge; with ``merge_code`` also the PR's code, pinned to
+        ``sha``, through GitHub or GitLab: both land or neither (a refused code merge undoes the
+        data merge, and the comment says why)."""
+        self._merge_code = merge_code
         outcome = self._merge(pr, sha, on_conflict, project_dir,
                               self.lh.settings.require_approval if require_approval is None else require_approval)
+        if merge_code and outcome.status in (Status.MERGED, Status.ALREADY_MERGED) and outcome.hash:
+            outcome = land_code(self, outcome)
         outcome.report = render_report(outcome, None, None)
-        self.reporter.publish(outcome, comment=False)
+        self.reporter.publish(outcome, comment=merge_code, marker=MERGE_MARKER)
         return outcome
 
     def _merge(
         self, pr: int, sha: str, on_conflict: OnConflict, project_dir: Path | None, require_approval: bool
     ) -> Outcome:
         branch = self.branch(pr)
+        if self._merge_code and self.reporter.forge is None:
+            return self._refuse(pr, branch, sha, "--merge-code needs GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY) or "
+                                "GitLab (BRANCHOPS_GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_ID) to merge the code")
         if on_conflict is OnConflict.REBUILD and project_dir is None:
             raise UsageError("--on-conflict rebuild needs --project-dir (the code that will land)")
         v, head = self.latest_validation(pr)
@@ -273,7 +306,8 @@ class PullRequests:
                 expected = v.base_hash
                 continue
             break
-        self._drop_quietly(branch, v.commit)
+        if not self._merge_code:  # with the code merge, pr-N stays until the code has landed
+            self.drop_quietly(branch, v.commit)
         info = res.to_dict() | {"approvers": approvers, "rebuilds": rebuilds}
         return Outcome(
             "merge", pr, branch, Status.MERGED, sha=sha, base=v.base, hash=res.hash,
@@ -300,11 +334,12 @@ class PullRequests:
             log = self.catalog.log(base, limit=MERGED_SCAN)
         except RefNotFound:
             return None
+        undone = undone_merges(log)  # a merge whose code merge was refused was undone: not merged
         for c in log:
             if c.hash == stop_at:
                 return None  # merges of this validation can only be newer than its fork point
             p = c.properties
-            if p.get(OPERATION) != MERGE_OP or p.get(P) != str(pr):
+            if p.get(OPERATION) != MERGE_OP or p.get(P) != str(pr) or c.hash in undone:
                 continue
             if validation is not None:
                 if p.get(f"{P}.validation") == validation:
@@ -314,7 +349,8 @@ class PullRequests:
         return None
 
     def _already(self, pr: int, branch: str, sha: str | None, done: Commit, base: str) -> Outcome:
-        self._drop_quietly(branch, None)
+        if not self._merge_code:
+            self.drop_quietly(branch, None)
         return Outcome("merge", pr, branch, Status.ALREADY_MERGED, sha=sha, base=base, hash=done.hash,
                        merge=_merge_info(done, base), reason=f"PR #{pr} is already merged into {base}")
 
@@ -322,7 +358,7 @@ class PullRequests:
         return Outcome("merge", pr, branch, Status.REFUSED, sha=sha, base=base,
                        reason=f"{reason}; nothing was merged")
 
-    def _drop_quietly(self, branch: str, expected: str | None) -> None:
+    def drop_quietly(self, branch: str, expected: str | None) -> None:
         # gone already, or written since: then `pr close` / gc decide
         with contextlib.suppress(RefNotFound, ReferenceConflict):
             self.lh.drop_branch(branch, expected_hash=expected)

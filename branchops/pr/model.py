@@ -204,6 +204,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     #: changed table -> the catalog.schema.table a BI tool on Trino reads for the PR's version
     bi_relations: dict[str, str] = field(default_factory=dict)
+    code: dict[str, Any] | None = None  # `pr merge --merge-code`: how the forge answered the code merge
     report: str | None = None  # the markdown; not part of the JSON
 
     @property

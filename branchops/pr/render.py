@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from branchops.diff.render import changed_sample_table
 from branchops.github import MARKER, MAX_COMMENT_BYTES
 from branchops.lineage.report import impact_markdown
+from branchops.pr.drift import drift_note
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
 if TYPE_CHECKING:
@@ -83,6 +85,9 @@ def _sample_block(kind: str, rows: Any) -> str | None:
     if not isinstance(rows, list) or not rows:
         return None
     rows = rows[:SAMPLE_ROWS]
+    if kind == "changed" and all(isinstance(r, Mapping) and "key" in r for r in rows):
+        header, cells = changed_sample_table(rows)
+        return f"_{kind} (base → head)_\n\n" + md_table(header, cells)
     if all(isinstance(r, Mapping) for r in rows):
         cols: list[str] = []
         for r in rows:
@@ -175,6 +180,8 @@ def render_report(
     if diff is not None:
         parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
                      + ("\n\n" + diff_summary_table(tables) if tables else ""))
+        if note := drift_note(dict(diff)):
+            parts.append(f"> {note}")
     if outcome.bi_relations:
         parts.append(bi_section(outcome.bi_relations))
     footer = ""

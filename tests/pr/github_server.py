@@ -2,19 +2,23 @@
 
 It keeps the PR's comments in memory so create/edit round-trips behave like GitHub's: a list is
 served in pages with a ``Link: rel="next"`` header, POST appends a comment shaped like the
-recorded one, PATCH edits one. Every request is recorded (method, path, headers, body) so tests
-can assert what branchops sent, and that the token only ever travelled in the header.
+recorded one, PATCH edits one. Check runs and commit statuses are kept per head sha; a PR can be
+merged (PUT .../pulls/N/merge) once, only at its head sha, unless a recorded refusal is set; a
+merge can be held (``hold_merge``) so a test can kill the client between its data merge and
+its code merge. Every request is recorded (method, path, headers, body) so tests can assert what
+branchops sent, and that the token only ever travelled in the header.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -43,6 +47,28 @@ class FakeGitHub:
     fail_with: int | None = None
     url: str = ""
     _next_id: int = 1866200000
+    #: check runs by id, and commit statuses in the order posted
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    #: answer POST check-runs with 403, like GitHub does for a token that is not a GitHub App's
+    checks_forbidden: bool = False
+    statuses_forbidden: bool = False
+    #: PRs by number (state of pull_open.json with ``head.sha`` set); merged when the code merges
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: a recorded refusal to answer every merge with, e.g. "pull_merge_405.json"
+    refuse_merge: str | None = None
+    #: "before" / "after": the next merge request waits at ``merge_release`` before / after merging;
+    #: with ``drop_held`` a request held before merging then fails (502) without merging
+    hold_merge: str | None = None
+    drop_held: bool = False
+    merge_arrived: threading.Event = field(default_factory=threading.Event)
+    merge_release: threading.Event = field(default_factory=threading.Event)
+
+    def open_pull(self, pr: int, sha: str) -> None:
+        pull = copy.deepcopy(payload("pull_open.json"))
+        pull["number"], pull["head"]["sha"] = pr, sha
+        pull["url"] = f"https://api.github.com/repos/{self.repo}/pulls/{pr}"
+        self.pulls[pr] = pull
 
     def load_comments(self, pr: int) -> None:
         self.comments[pr] = payload("issue_comments_page1.json") + payload("issue_comments_page2.json")
@@ -86,7 +112,62 @@ class FakeGitHub:
             return 404, {"message": "Not Found"}, {}
         if rest[:1] == ["pulls"] and rest[2:] == ["reviews"] and method == "GET":
             return self._page(url.path, self.reviews.get(int(rest[1]), []), page)
+        if rest == ["check-runs"] and method == "POST":
+            return self._create_check(json.loads(body))
+        if rest[:1] == ["check-runs"] and len(rest) == 2 and method == "PATCH":
+            run = self.check_runs.get(int(rest[1]))
+            if run is None:
+                return 404, {"message": "Not Found"}, {}
+            run.update(json.loads(body))
+            if run.get("status") == "completed":
+                run["completed_at"] = "2024-05-02T11:24:40Z"
+            return 200, run, {}
+        if rest[:1] == ["statuses"] and method == "POST" and self.statuses_forbidden:
+            return 403, payload("error_403.json"), {}
+        if rest[:1] == ["statuses"] and method == "POST":
+            status = copy.deepcopy(payload("commit_status_created.json")) | json.loads(body)
+            status["url"] = f"https://api.github.com/repos/{self.repo}/statuses/{rest[1]}"
+            status["sha"] = rest[1]
+            self.statuses.append(status)
+            return 201, status, {}
+        if rest[:1] == ["pulls"] and len(rest) == 2 and method == "GET":
+            pull = self.pulls.get(int(rest[1]))
+            return (200, pull, {}) if pull else (404, {"message": "Not Found"}, {})
+        if rest[:1] == ["pulls"] and rest[2:] == ["merge"] and method == "PUT":
+            return self._merge(int(rest[1]), json.loads(body))
         return 404, {"message": "Not Found"}, {}
+
+    def _create_check(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if self.checks_forbidden:
+            return 403, payload("check_run_403.json"), {}
+        run = copy.deepcopy(payload("check_run_created.json")) | body
+        self._next_id += 1
+        run["id"] = self._next_id
+        run["url"] = f"https://api.github.com/repos/{self.repo}/check-runs/{self._next_id}"
+        self.check_runs[self._next_id] = run
+        return 201, run, {}
+
+    def _merge(self, pr: int, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        pull = self.pulls.get(pr)
+        if pull is None:
+            return 404, {"message": "Not Found"}, {}
+        held, self.hold_merge = self.hold_merge, None
+        self.merge_arrived.set()
+        if held == "before":
+            self.merge_release.wait(60)
+            if self.drop_held:
+                return 502, {"message": "Server Error"}, {}
+        if self.refuse_merge:
+            return int(payload(self.refuse_merge)["status"]), payload(self.refuse_merge), {}
+        if pull["merged"]:
+            return 405, payload("pull_merge_405.json"), {}
+        if body.get("sha") != pull["head"]["sha"]:
+            return 409, payload("pull_merge_409.json"), {}
+        answer = payload("pull_merge_200.json")
+        pull.update(merged=True, state="closed", merge_commit_sha=answer["sha"])
+        if held == "after":
+            self.merge_release.wait(60)
+        return 200, answer, {}
 
     def _page(self, path: str, items: list[dict[str, Any]], page: int) -> tuple[int, Any, dict[str, str]]:
         start = (page - 1) * self.page_size
@@ -97,7 +178,14 @@ class FakeGitHub:
         return 200, chunk, headers
 
 
-def serve(fake: FakeGitHub) -> tuple[ThreadingHTTPServer, threading.Thread]:
+class Served(Protocol):
+    url: str
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: str) -> tuple[int, Any, dict[str, str]]:
+        ...
+
+
+def serve(fake: Served) -> tuple[ThreadingHTTPServer, threading.Thread]:
     class Handler(BaseHTTPRequestHandler):
         def _do(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -111,9 +199,11 @@ def serve(fake: FakeGitHub) -> tuple[ThreadingHTTPServer, threading.Thread]:
             for k, v in extra.items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(raw)
+            # the client may have been killed while its request was held: that is the test
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(raw)
 
-        do_GET = do_POST = do_PATCH = _do
+        do_GET = do_POST = do_PATCH = do_PUT = _do
 
         def log_message(self, format: str, *args: Any) -> None:
             return None

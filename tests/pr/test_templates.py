@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from github_server import FakeGitHub, payload
+from github_server import FakeGitHub, payload, serve
+from gitlab_server import FakeGitLab
 from helpers import TOKEN
 
 from branchops.config import load_settings
@@ -29,6 +30,7 @@ EVENTS = Path(__file__).parent / "events"
 GITHUB_WORKFLOW = ROOT / "ci" / "github-actions.yml"
 GITLAB_CI = ROOT / "ci" / "gitlab-ci.yml"
 _EXPR = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"  # the PR head in the recorded events
 _NAME = re.compile(r"(?<![\w'.])([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+)")
 
 
@@ -171,7 +173,7 @@ def test_templates_parse_and_route_every_event() -> None:
                                                                   .read_text()), secrets, variables)
     argv = approved[0][1]
     assert argv[argv.index("--sha") + 1] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
-    assert "--require-approval" in argv and approved[0][2]["GITHUB_TOKEN"] == TOKEN
+    assert "--require-approval" in argv and "--merge-code" in argv and approved[0][2]["GITHUB_TOKEN"] == TOKEN
     gl = {f.stem: [(j, a[1:3]) for j, a, _ in gitlab_commands(json.loads(f.read_text()))]
           for f in EVENTS.glob("gitlab_*.json")}
     assert gl == {
@@ -229,6 +231,7 @@ def test_github_workflow_end_to_end(checkout: Path, tmp_path: Path, github: Fake
     secrets, variables = lakehouse_secrets(tmp_path)
     env = {**secrets, **variables}
     github.reviews[42] = payload("pull_reviews.json")
+    github.open_pull(42, SHA)
 
     def event(name: str, kind: str = "pull_request") -> list[tuple[str, list[str], dict[str, str]]]:
         return github_commands(kind, json.loads((EVENTS / f"{name}.json").read_text()), secrets, variables)
@@ -247,7 +250,10 @@ def test_github_workflow_end_to_end(checkout: Path, tmp_path: Path, github: Fake
     run_all(event("pull_request_synchronize"), checkout)
     ours = [b for b in github.bodies(42) if MARKER in b]
     assert len(ours) == 1 and "analytics.monthly_revenue" in ours[0] and "avg_order_value" in ours[0]
-    assert len([r for r in github.requests if r.method == "POST"]) == 1
+    assert len([r for r in github.requests if r.method == "POST" and "/comments" in r.path]) == 1
+    runs = list(github.check_runs.values())
+    assert [(r["name"], r["conclusion"]) for r in runs] == [("branchops", "success")] * 2  # opened, pushed
+    assert runs[-1]["head_sha"] == SHA
 
     run_all(event("pull_request_review_approved", "pull_request_review"), checkout)
     with Lakehouse(settings) as lh:
@@ -258,6 +264,9 @@ def test_github_workflow_end_to_end(checkout: Path, tmp_path: Path, github: Fake
         head = lh.catalog.log("main", limit=1)[0]
         assert json.loads(head.properties["branchops.pr.approvers"]) == ["dana"]
         assert "pr-42" not in [r.name for r in lh.catalog.list_refs()]
+    put = next(r for r in github.requests if r.method == "PUT")  # the code landed with the data
+    assert put.path.endswith("/pulls/42/merge") and json.loads(put.body)["sha"] == SHA
+    assert github.pulls[42]["merged"] is True
 
     # another PR, closed without merging
     opened = json.loads((EVENTS / "pull_request_opened.json").read_text())
@@ -272,7 +281,20 @@ def test_github_workflow_end_to_end(checkout: Path, tmp_path: Path, github: Fake
 @pytest.mark.slow
 def test_gitlab_ci_end_to_end(checkout: Path, tmp_path: Path) -> None:
     secrets, variables = lakehouse_secrets(tmp_path)
-    env = {"BRANCHOPS_CATALOG_URI": secrets["BRANCHOPS_CATALOG_URI"], **variables}
+    gitlab = FakeGitLab(token="glpat-TESTtoken0123456789SECRET")
+    server, thread = serve(gitlab)
+    try:
+        _gitlab_pipelines(checkout, secrets, variables, gitlab)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _gitlab_pipelines(checkout: Path, secrets: dict[str, str], variables: dict[str, str], gitlab: FakeGitLab) -> None:
+    env = {"BRANCHOPS_CATALOG_URI": secrets["BRANCHOPS_CATALOG_URI"], **variables,
+           "CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "BRANCHOPS_GITLAB_TOKEN": gitlab.token}
+    gitlab.open_mr(7, SHA)
 
     def pipeline(name: str) -> list[subprocess.CompletedProcess[str]]:
         cmds = [(j, a, env) for j, a, _ in gitlab_commands(json.loads((EVENTS / f"{name}.json").read_text()))]
@@ -290,3 +312,5 @@ def test_gitlab_ci_end_to_end(checkout: Path, tmp_path: Path) -> None:
     with Lakehouse(settings) as lh:
         assert "avg_order_value" in lh.read("analytics.monthly_revenue").column_names
         assert lh.catalog.log("main", limit=1)[0].properties["branchops.pr"] == "7"
+    assert gitlab.merge_requests[7]["state"] == "merged"  # the code landed with the data
+    assert [s["status"] for s in gitlab.statuses] == ["running", "success"]
