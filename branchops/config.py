@@ -48,6 +48,8 @@ class Settings(BaseModel):
     pr_branch_prefix: str = "pr-"
     gc_ttl: str = "7d"
     gc_retention: str = "7d"
+    #: how long gc treats another host's write-audit-publish branch as in flight (see branchops.wap)
+    gc_wap_lease: str = "24h"
 
     def resolve_path(self, value: str) -> str:
         """A path relative to the config folder made absolute; URIs are left alone."""
@@ -65,6 +67,8 @@ class Settings(BaseModel):
         prefix = "sqlite:///"
         if self.catalog_uri.startswith(prefix) and self.catalog_uri != prefix + ":memory:":
             return prefix + self.resolve_path(self.catalog_uri[len(prefix):])
+        if self.catalog_uri.startswith(("postgresql://", "postgres://")):  # the driver the postgres extra installs
+            return "postgresql+psycopg2://" + self.catalog_uri.split("://", 1)[1]
         return self.catalog_uri
 
     @property

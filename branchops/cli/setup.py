@@ -9,7 +9,9 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short
-from branchops.cli.state import STATE
+from branchops.cli.state import STATE, check_catalog_uri
+from branchops.config import Settings
+from branchops.errors import UsageError
 from branchops.setup import init_project
 
 
@@ -24,6 +26,11 @@ def init(
     output: OutputOpt = None,
 ) -> None:
     """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {directory} is a file, not a folder", unchanged="nothing was created",
+                         hint="pass a folder (it is created when missing)")
+    if catalog_uri is not None:
+        check_catalog_uri(Settings(backend="sql", catalog_uri=catalog_uri, root=directory.resolve()), must_exist=False)
     result = init_project(
         directory,
         backend=backend,

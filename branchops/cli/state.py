@@ -7,6 +7,7 @@ from pathlib import Path
 
 from branchops.cli.output import OutputFormat
 from branchops.config import Settings, load_settings
+from branchops.errors import ConfigError
 from branchops.lakehouse import Lakehouse
 
 
@@ -15,6 +16,10 @@ class State:
     config: Path | None = None
     output: OutputFormat = OutputFormat.TEXT
     debug: bool = False
+    #: ``--output json`` appears anywhere on the command line: errors are printed as JSON too
+    json_errors: bool = False
+    #: the command has printed its JSON already (a merge conflict's result): no second object
+    json_printed: bool = False
     _lakehouse: Lakehouse | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
@@ -22,11 +27,51 @@ class State:
 
     def lakehouse(self) -> Lakehouse:
         if self._lakehouse is None:
-            self._lakehouse = Lakehouse(self.settings())
+            settings = self.settings()
+            check_catalog_uri(settings, must_exist=True)
+            self._lakehouse = Lakehouse(settings)
         return self._lakehouse
 
     def fmt(self, override: OutputFormat | None) -> OutputFormat:
         return override or self.output
+
+
+#: SQLAlchemy backends the embedded catalog runs on
+CATALOG_SCHEMES = ("sqlite", "postgresql")
+
+
+def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
+    """A ``catalog_uri`` the embedded backend can open; with ``must_exist`` (every command but
+    ``init``) an SQLite file must be there already, so a typo never starts an empty lakehouse.
+
+    Raises:
+        ConfigError.
+    """
+    if settings.backend != "sql":
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(settings.catalog_url)
+    except ArgumentError:
+        raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL", unchanged="nothing was read",
+                          hint="use sqlite:///path/catalog.db or postgresql://user@host/db") from None
+    if url.get_backend_name() not in CATALOG_SCHEMES:
+        raise ConfigError(
+            f"catalog_uri scheme {url.drivername!r} is not supported", unchanged="nothing was read or written",
+            hint="use sqlite:///path/catalog.db or postgresql://user@host/db (pip install 'branchops[postgres]')",
+        )
+    db = url.database
+    if must_exist and url.get_backend_name() == "sqlite" and db and db != ":memory:":
+        from pathlib import Path
+
+        if not Path(db).is_file():
+            raise ConfigError(
+                f"no catalog at {db} (catalog_uri {settings.catalog_uri!r})", unchanged="nothing was created",
+                hint="fix catalog_uri in branchops.toml (or BRANCHOPS_CATALOG_URI), "
+                     "or create one with `branchops init`",
+            )
 
 
 STATE = State()
