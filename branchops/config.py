@@ -99,6 +99,20 @@ class Settings(BaseModel):
 _SECRET_FIELDS = {"nessie_token", "trino_password", "trino_jwt"}
 
 
+def _refuse_secret_io_properties(cfg_path: Path, props: Any) -> None:
+    """A key of ``io_properties`` that holds a secret (named, its value never shown)."""
+    from branchops.secrets import SECRET_IO_PROPERTIES
+
+    leaked = sorted(str(k) for k in (props or {}) if isinstance(props, dict) and SECRET_IO_PROPERTIES.search(str(k)))
+    if leaked:
+        raise ConfigError(
+            f"{cfg_path} holds secrets in io_properties ({', '.join(leaked)})",
+            unchanged="nothing was read or written",
+            hint="remove them from the file; S3 keys come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+                 "(or BRANCHOPS_IO_PROPERTIES in the environment)",
+        )
+
+
 def find_config(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -148,6 +162,7 @@ def load_settings(path: str | Path | None = None, *, required: bool = True, **ov
                 f"{cfg_path} holds secret settings ({', '.join(sorted(leaked))})",
                 hint="remove them from the file and set them as BRANCHOPS_<NAME> environment variables",
             )
+        _refuse_secret_io_properties(cfg_path, values.get("io_properties"))
         values["root"] = cfg_path.parent.resolve()
     elif required:
         raise ConfigError(

@@ -55,9 +55,14 @@ def _global(
 ) -> None:
     STATE.config, STATE.output, STATE.debug = config, output, debug
     if debug:
+        from branchops.secrets import RedactingFilter, quiet_chatty_loggers
+
         logging.basicConfig(
             filename=DEBUG_LOG, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
         )
+        quiet_chatty_loggers()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
 
 
 def wants_json(argv: list[str]) -> bool:
