@@ -9,7 +9,7 @@ import typer
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short, table
 from branchops.cli.state import STATE
-from branchops.errors import MergeConflict
+from branchops.errors import MergeConflict, UsageError
 
 branch_app = typer.Typer(
     help="Branches of the whole catalog: create, inspect, merge, drop.", no_args_is_help=True
@@ -30,6 +30,8 @@ def create(
     from branchops.readable import require_readable
 
     validate_ref_name(name)  # the branchops-wap- prefix is branchops' own
+    if from_ref is not None and not from_ref.strip():
+        raise UsageError("--from is empty", unchanged="no ref was created", hint="name a ref, REF@HASH or @HASH")
     lh = STATE.lakehouse()
     require_readable(lh.catalog, from_ref or lh.main, action=f"create {name} from")
     ref = lh.catalog.create_branch(name, from_ref or lh.main)

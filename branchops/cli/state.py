@@ -57,7 +57,14 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     except ArgumentError:
         raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL", unchanged="nothing was read",
                           hint="use sqlite:///path/catalog.db or postgresql://user@host/db") from None
-    if url.get_backend_name() not in CATALOG_SCHEMES:
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        url.get_dialect()
+        known = url.get_backend_name() in CATALOG_SCHEMES
+    except NoSuchModuleError:
+        known = False
+    if not known:
         raise ConfigError(
             f"catalog_uri scheme {url.drivername!r} is not supported", unchanged="nothing was read or written",
             hint="use sqlite:///path/catalog.db or postgresql://user@host/db (pip install 'branchops[postgres]')",
