@@ -28,7 +28,8 @@ class State:
     def lakehouse(self) -> Lakehouse:
         if self._lakehouse is None:
             settings = self.settings()
-            check_catalog_uri(settings, must_exist=True)
+            # must_exist=False: the CI templates start a shared catalog from BRANCHOPS_CATALOG_URI alone
+            check_catalog_uri(settings, must_exist=False)
             self._lakehouse = Lakehouse(settings)
         return self._lakehouse
 
@@ -42,7 +43,8 @@ CATALOG_SCHEMES = ("sqlite", "postgresql")
 
 def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     """A ``catalog_uri`` the embedded backend can open; with ``must_exist`` (every command but
-    ``init``) an SQLite file must be there already, so a typo never starts an empty lakehouse.
+    ``init``) an SQLite file's folder must be there already, so a mistyped folder never starts an
+    empty lakehouse (a new file in an existing folder is how CI jobs start a shared catalog).
 
     Raises:
         ConfigError.
@@ -73,9 +75,10 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     if must_exist and url.get_backend_name() == "sqlite" and db and db != ":memory:":
         from pathlib import Path
 
-        if not Path(db).is_file():
+        if not Path(db).is_file() and not Path(db).parent.is_dir():
             raise ConfigError(
-                f"no catalog at {db} (catalog_uri {settings.catalog_uri!r})", unchanged="nothing was created",
+                f"no catalog at {db}: its folder does not exist (catalog_uri {settings.catalog_uri!r})",
+                unchanged="nothing was created",
                 hint="fix catalog_uri in branchops.toml (or BRANCHOPS_CATALOG_URI), "
                      "or create one with `branchops init`",
             )
