@@ -54,6 +54,8 @@ class Settings(BaseModel):
     gc_retention: str = "7d"
     # embedded catalog: refs (name patterns) given Iceberg JDBC rows when created; None = main_branch
     jdbc_refs: list[str] | None = None
+    #: how long gc treats another host's write-audit-publish branch as in flight (see branchops.wap)
+    gc_wap_lease: str = "24h"
 
     def resolve_path(self, value: str) -> str:
         """A path relative to the config folder made absolute; URIs are left alone."""
@@ -71,6 +73,8 @@ class Settings(BaseModel):
         prefix = "sqlite:///"
         if self.catalog_uri.startswith(prefix) and self.catalog_uri != prefix + ":memory:":
             return prefix + self.resolve_path(self.catalog_uri[len(prefix):])
+        if self.catalog_uri.startswith(("postgresql://", "postgres://")):  # the driver the postgres extra installs
+            return "postgresql+psycopg2://" + self.catalog_uri.split("://", 1)[1]
         return self.catalog_uri
 
     @property
@@ -99,6 +103,20 @@ class Settings(BaseModel):
 
 
 _SECRET_FIELDS = {"nessie_token", "trino_password", "trino_jwt"}
+
+
+def _refuse_secret_io_properties(cfg_path: Path, props: Any) -> None:
+    """A key of ``io_properties`` that holds a secret (named, its value never shown)."""
+    from branchops.secrets import SECRET_IO_PROPERTIES
+
+    leaked = sorted(str(k) for k in (props or {}) if isinstance(props, dict) and SECRET_IO_PROPERTIES.search(str(k)))
+    if leaked:
+        raise ConfigError(
+            f"{cfg_path} holds secrets in io_properties ({', '.join(leaked)})",
+            unchanged="nothing was read or written",
+            hint="remove them from the file; S3 keys come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+                 "(or BRANCHOPS_IO_PROPERTIES in the environment)",
+        )
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -150,6 +168,7 @@ def load_settings(path: str | Path | None = None, *, required: bool = True, **ov
                 f"{cfg_path} holds secret settings ({', '.join(sorted(leaked))})",
                 hint="remove them from the file and set them as BRANCHOPS_<NAME> environment variables",
             )
+        _refuse_secret_io_properties(cfg_path, values.get("io_properties"))
         values["root"] = cfg_path.parent.resolve()
     elif required:
         raise ConfigError(

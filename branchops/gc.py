@@ -5,7 +5,13 @@ any commit made within the retention window can reach it, walking each reference
 down to its data: metadata log, snapshots' manifest lists, manifests, data and delete files,
 statistics files. Files modified within the retention window are kept too, so a write in flight
 (files written, pointer not yet committed) is never collected; keep the retention longer than
-the longest write. A metadata file that cannot be read stops the run before anything is deleted.
+the longest write. A metadata file a ref uses that cannot be read stops the run before anything
+is deleted; a missing one of a commit only the retention window keeps was collected by an earlier
+gc (with a shorter retention) and is skipped.
+
+In-flight writes are never touched (:mod:`branchops.wap`): a write-audit-publish branch is dropped
+only when its writer is gone (on this host: its process ended; on another: its lease ran out),
+and no unreferenced file newer than the oldest live writer's start is deleted.
 
 Files are listed and deleted by :mod:`branchops.gc_store` (a local folder through ``pyarrow.fs``,
 S3 through boto3, in batches) and read through pyiceberg's FileIO, so both stacks share this
@@ -15,7 +21,6 @@ code. gc checks that it may list the warehouse before it drops any branch.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.serializers import FromInputFile
 
+from branchops import wap
 from branchops.catalog.base import INTERNAL_PREFIX, RefType, VersionedCatalog
 from branchops.errors import BackendError, ReferenceConflict, RefNotFound, UsageError
 from branchops.gc_store import StoredFile, is_access_denied, normalize, open_store, storage_error
@@ -53,6 +59,7 @@ class GcResult:
     deleted_files: int = 0
     bytes_freed: int = 0
     kept_recent_files: int = 0
+    skipped_collected: int = 0  # metadata files of commits an earlier gc collected
     deleted: list[str] = field(default_factory=list)  # the first few, for people
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,7 +67,8 @@ class GcResult:
             "dry_run": self.dry_run, "ttl": self.ttl, "retention": self.retention,
             "dropped_branches": self.dropped_branches, "referenced_files": self.referenced_files,
             "deleted_files": self.deleted_files, "bytes_freed": self.bytes_freed,
-            "kept_recent_files": self.kept_recent_files, "deleted_sample": self.deleted[:20],
+            "kept_recent_files": self.kept_recent_files, "skipped_collected_commits": self.skipped_collected,
+            "deleted_sample": self.deleted[:20],
         }
 
 
@@ -72,19 +80,43 @@ class ReferenceWalker:
         self.files: set[str] = set()
         self._seen_metadata: set[str] = set()
         self._seen_manifests: set[str] = set()
+        self.missing: set[str] = set()  # metadata files of collected commits, skipped
 
     def _io(self, location: str) -> FileIO:
         return load_file_io(properties=self.props, location=location)
 
-    def add_metadata(self, location: str) -> None:
+    def add_metadata(self, location: str, *, required: bool = True) -> None:
+        """Keep ``location`` and every file it reaches. A missing file of a commit that only the
+        retention window keeps (``required=False``) was collected by an earlier gc: it is skipped
+        (counted in ``missing``), so a shorter retention once never wedges gc. What such a commit
+        still reaches is kept.
+
+        Raises:
+            BackendError: a file a ref needs is missing or unreadable (nothing is deleted then).
+        """
         key = normalize(location)
         if key in self._seen_metadata:
             return
+        try:
+            self._walk(location, key)
+        except FileNotFoundError as e:
+            if not required:
+                self.missing.add(key)
+                return
+            raise BackendError(
+                redact(f"gc could not read {getattr(e, 'filename', None) or location}: it is missing, "
+                       f"and a ref uses it (through {location})"),
+                unchanged="no file was deleted",
+                hint="restore the file, or reset / drop the ref that uses it, then run gc again",
+            ) from None
         self._seen_metadata.add(key)
-        self.files.add(key)
+
+    def _walk(self, location: str, key: str) -> None:
         io = self._io(location)
         try:
             meta = FromInputFile.table_metadata(io.new_input(location))
+        except FileNotFoundError:
+            raise
         except OSError as e:
             if is_access_denied(e):
                 raise storage_error(e, f"read metadata file {location}", unchanged="no file was deleted") from None
@@ -98,6 +130,7 @@ class ReferenceWalker:
                 unchanged="no file was deleted",
                 hint="restore the file or fix the table, then run gc again",
             ) from None
+        self.files.add(key)
         self.files.update(normalize(e.metadata_file) for e in meta.metadata_log)
         for stats in [*meta.statistics, *meta.partition_statistics]:
             self.files.add(normalize(stats.statistics_path))
@@ -109,23 +142,31 @@ class ReferenceWalker:
                 self.files.add(mkey)
                 if mkey in self._seen_manifests:
                     continue
-                self._seen_manifests.add(mkey)
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
                     self.files.add(normalize(entry.data_file.file_path))
+                self._seen_manifests.add(mkey)  # only once read whole
 
 
-def _idle_branches(catalog: VersionedCatalog, prefixes: Iterable[str], ttl: timedelta, now: datetime) -> list[Any]:
+def _idle_branches(
+    catalog: VersionedCatalog, pr_prefix: str, ttl: timedelta, lease: timedelta, now: datetime
+) -> list[Any]:
+    """PR branches idle longer than the TTL, and write-audit-publish branches no live writer owns
+    (:mod:`branchops.wap`: never one of a running process, whatever the TTL)."""
     out = []
     for ref in catalog.list_refs(include_internal=True):
         if ref.type is not RefType.BRANCH or ref.name in catalog.protected:
             continue
-        if not any(ref.name.startswith(p) for p in prefixes):
+        internal = ref.name.startswith(INTERNAL_PREFIX)
+        if not internal and not ref.name.startswith(pr_prefix):
             continue
         try:
             updated = datetime.fromisoformat(catalog.ref_updated_at(ref.name))
         except RefNotFound:
             continue
-        if now - updated > ttl:
+        if internal:
+            if not wap.is_live(ref.name, lease, now, updated):
+                out.append((ref, now - updated))
+        elif now - updated > ttl:
             out.append((ref, now - updated))
     return out
 
@@ -141,7 +182,7 @@ def _referenced(catalog: VersionedCatalog, walker: ReferenceWalker, cutoff: date
         for loc in locations:
             walker.add_metadata(loc)
     for loc in catalog.metadata_locations_since(cutoff.isoformat(timespec="microseconds")):
-        walker.add_metadata(loc)
+        walker.add_metadata(loc, required=False)
 
 
 def collect_garbage(
@@ -161,7 +202,8 @@ def collect_garbage(
     store = open_store(catalog.warehouse, catalog.io_properties)
     store.check()
     dropped: set[str] = set()
-    for ref, idle in _idle_branches(catalog, (settings.pr_branch_prefix, INTERNAL_PREFIX), ttl, now):
+    lease = parse_duration(settings.gc_wap_lease)
+    for ref, idle in _idle_branches(catalog, settings.pr_branch_prefix, ttl, lease, now):
         if not dry_run:
             try:
                 lakehouse.drop_branch(ref.name, expected_hash=ref.hash)
@@ -171,17 +213,21 @@ def collect_garbage(
         result.dropped_branches.append({"name": ref.name, "hash": ref.hash, "idle": str(idle).split(".")[0]})
 
     cutoff = now - retention
+    # Files a live writer wrote but has not committed yet are newer than its start: keep them.
+    writers_since = wap.live_since(catalog, lease, now)
+    file_cutoff = min(cutoff, writers_since) if writers_since is not None else cutoff
     walker = ReferenceWalker(catalog.io_properties)
     _referenced(catalog, walker, cutoff, dropped if dry_run else set())
     listed = [f for f in store.list() if f.path.endswith(ICEBERG_SUFFIXES)]
     # Second look: a commit that landed while we listed is seen now (its files are then kept).
     _referenced(catalog, walker, cutoff, dropped if dry_run else set())
     result.referenced_files = len(walker.files)
+    result.skipped_collected = len(walker.missing)
     doomed: list[StoredFile] = []
     for f in listed:
         if f.path in walker.files:
             continue
-        if f.mtime >= cutoff:
+        if f.mtime >= file_cutoff:
             result.kept_recent_files += 1
             continue
         doomed.append(f)

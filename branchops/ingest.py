@@ -33,6 +33,7 @@ def read_file(path: str | Path, fmt: str | None = None) -> pa.Table:
         if kind == "csv":
             from pyarrow import csv
 
+            _require_utf8(p)
             table = csv.read_csv(p)
         elif kind == "parquet":
             import pyarrow.parquet as pq
@@ -50,11 +51,83 @@ def read_file(path: str | Path, fmt: str | None = None) -> pa.Table:
             unchanged="nothing was written",
             hint="fix the file (every row needs the header's columns; values must parse) and retry",
         ) from None
-    return normalize(table)
+    return normalize(table, source=p.name)
 
 
-def normalize(table: pa.Table) -> pa.Table:
-    """Types Iceberg v2 stores: ns timestamps -> us, large strings -> strings, nullable fields."""
+def _require_utf8(path: Path) -> None:
+    """Refuse a CSV that is not UTF-8 (pyarrow would read its text as a BLOB column)."""
+    error = _not_utf8(path)
+    if error is not None:
+        raise error
+
+
+def _not_utf8(path: Path) -> InputError | None:
+    """A CSV whose text is not UTF-8: say where, and which encoding it looks like."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line, head = 0, 1, b""
+    with path.open("rb") as f:
+        bom = f.read(2)
+        f.seek(0)
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                bad = chunk[: e.start]
+                offset, line = offset + e.start, line + bad.count(b"\n")
+                head = chunk[max(0, e.start - 200): e.start + 200]
+                break
+            offset, line = offset + len(chunk), line + chunk.count(b"\n")
+        else:
+            try:
+                decoder.decode(b"", final=True)
+                return None
+            except UnicodeDecodeError:
+                head = b"\xff"
+    if bom in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        looks, name = "UTF-16", "utf-16"
+    else:
+        try:
+            head.decode("cp1252")
+            looks, name = "latin-1 / Windows-1252", "cp1252"
+        except UnicodeDecodeError:
+            looks, name = "an 8-bit encoding", "<its encoding>"
+    return InputError(
+        f"{path.name} is not UTF-8 text: byte {offset} (line {line}) is not valid UTF-8; it looks like {looks}",
+        unchanged="nothing was written",
+        hint=f"convert the file to UTF-8 (e.g. `iconv -f {name} -t utf-8 {path.name} > utf8.csv`) and retry",
+    )
+
+
+def check_columns(names: list[str], source: str = "the data") -> None:
+    """Column names a table can have: none empty, none twice (Iceberg matches columns by name).
+
+    Raises:
+        InputError.
+    """
+    seen: set[str] = set()
+    for i, name in enumerate(names, start=1):
+        if not name.strip():
+            raise InputError(
+                f"column {i} of {source} has an empty name", unchanged="nothing was written",
+                hint="give every column a name in the header row",
+            )
+        if name in seen:
+            raise InputError(
+                f"{source} has two columns named {name!r}", unchanged="nothing was written",
+                hint="give every column a distinct name in the header row",
+            )
+        seen.add(name)
+
+
+def normalize(table: pa.Table, source: str = "the data") -> pa.Table:
+    """Types Iceberg v2 stores: ns timestamps -> us, large strings -> strings, nullable fields.
+
+    Raises:
+        InputError: empty or duplicate column names.
+    """
+    check_columns(table.column_names, source)
     fields = []
     for f in table.schema:
         t = f.type

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.catalog import load_catalog
-from branchops.catalog.base import INTERNAL_PREFIX, MergeResult, RefType, VersionedCatalog, validate_table_id
+from branchops.catalog.base import MergeResult, RefType, VersionedCatalog, validate_table_id
 from branchops.config import Settings, load_settings
-from branchops.errors import RefNotFound, UsageError
+from branchops.errors import MergeConflict, RefNotFound, UsageError
 
 if TYPE_CHECKING:  # pyarrow and pyiceberg load when data is read or written, not for ref commands
     import pyarrow as pa
@@ -60,6 +59,18 @@ class IngestResult:
             "table": self.table, "branch": self.branch, "mode": self.mode, "rows": self.rows,
             "created": self.created, "evolved_columns": list(self.evolved), "hash": self.hash,
         }
+
+
+def write_conflict(branch: str, tables: list[str]) -> MergeConflict:
+    """A write whose tables another write changed on ``branch`` since this one started."""
+    names = ", ".join(tables)
+    err = MergeConflict(
+        branch, branch, tables, unchanged=f"{branch} was not written: it holds the other write",
+        hint=f"run this write again: it will start from {branch}'s current {names}",
+    )
+    err.message = f"{names} on {branch} changed while this write ran (another write landed first)"
+    err.args = (err.message,)
+    return err
 
 
 class Lakehouse:
@@ -123,18 +134,24 @@ class Lakehouse:
         Concurrent writers are merged three-way: disjoint tables both land, the same tables
         conflict (MergeConflict, nothing written).
         """
+        from branchops import wap
+
         fork_hash = self.require_branch(branch)
-        tmp = f"{INTERNAL_PREFIX}{uuid.uuid4().hex[:16]}"
+        wap.sweep_dead_local_writers(self.catalog)  # what killed writers on this host left behind
+        tmp = wap.new_branch_name()
         self.catalog.create_branch(tmp, from_ref=f"{branch}@{fork_hash}")
         session = WriteSession(self.catalog, tmp, branch, fork_hash, dict(properties or {}))
         try:
             yield session
             if audit is not None:
                 audit(session)
-            session.result = self.catalog.merge(
-                tmp, branch, message=message, properties=session.properties, squash=True,
-                author=self.settings.author_name,
-            )
+            try:
+                session.result = self.catalog.merge(
+                    tmp, branch, message=message, properties=session.properties, squash=True,
+                    author=self.settings.author_name,
+                )
+            except MergeConflict as e:  # name the user's branch and tables, never the private one
+                raise write_conflict(branch, e.conflicts) from None
         finally:
             with contextlib.suppress(RefNotFound):
                 self.catalog.drop_branch(tmp)

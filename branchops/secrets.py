@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -33,3 +34,30 @@ def redact(text: str) -> str:
     for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
         text = text.replace(value, "***")
     return _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
+#: FileIO properties (pyiceberg's names) that hold a secret: never in branchops.toml
+SECRET_IO_PROPERTIES = re.compile(
+    r"(secret|session-token|password|account-key|sas-token|oauth2\.token|credential|^token$|\.token$)", re.I
+)
+#: libraries whose debug logs print request headers and credentials (botocore logs the access key id)
+CHATTY_LOGGERS = ("botocore", "boto3", "aiobotocore", "s3fs", "fsspec", "urllib3", "httpcore", "httpx", "s3transfer")
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record a handler writes (the message with its arguments, and the traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            import traceback
+
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
+        return True
+
+
+def quiet_chatty_loggers() -> None:
+    """Keep the libraries that log credentials at WARNING, whatever the root level is."""
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -29,6 +29,9 @@ NO_ANCESTOR = "2e1cfa82b035c26cbbbdae632cea070514eb8b773f616aaeaf668e2f0be8f10d"
 INTERNAL_PREFIX = "branchops-wap-"
 
 MAX_REF_LENGTH = 200
+#: a namespace or table name: a folder name in the warehouse (with a suffix), and an identifier in
+#: every engine
+MAX_TABLE_PART = 128
 _REF_CHARS = re.compile(r"^[A-Za-z][A-Za-z0-9._/-]*$")
 _TABLE_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -183,6 +186,12 @@ def validate_ref_name(name: str, *, allow_internal: bool = False) -> str:
 def validate_table_id(table: str) -> tuple[str, str]:
     """``"ns.table"`` -> ``("ns", "table")``: one namespace level, as Trino schemas and dbt have."""
     parts = table.split(".")
+    if len(parts) == 2 and any(len(p) > MAX_TABLE_PART for p in parts):
+        raise UsageError(
+            f"invalid table name {table[:60]!r}...: a part is longer than {MAX_TABLE_PART} characters",
+            unchanged="nothing was written",
+            hint=f"use namespace and table names of at most {MAX_TABLE_PART} characters",
+        )
     if len(parts) != 2 or not all(_TABLE_PART.match(p) for p in parts):
         raise UsageError(
             f"invalid table name {table!r}",
@@ -196,7 +205,12 @@ def split_ref(spec: str) -> tuple[str | None, str | None]:
     """``"main"`` -> (main, None); ``"main@abc"`` -> (main, abc); ``"@abc"`` -> (None, abc)."""
     if "@" in spec:
         name, _, commit = spec.partition("@")
-        return (name or None), (commit or None)
+        if not commit:
+            raise InvalidRefName(
+                f"invalid ref {spec!r}: nothing after '@'", unchanged="nothing was read or changed",
+                hint="name a ref as REF, REF@HASH or @HASH (`branchops branch log REF` lists hashes)",
+            )
+        return (name or None), commit
     return spec, None
 
 

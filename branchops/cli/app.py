@@ -12,6 +12,7 @@ from typing import Annotated
 import click
 import typer
 import typer.exceptions
+from rich.markup import escape
 
 from branchops.cli.output import OutputFormat, err_console
 from branchops.cli.state import STATE
@@ -54,21 +55,41 @@ def _global(
 ) -> None:
     STATE.config, STATE.output, STATE.debug = config, output, debug
     if debug:
+        from branchops.secrets import RedactingFilter, quiet_chatty_loggers
+
         logging.basicConfig(
             filename=DEBUG_LOG, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
         )
+        quiet_chatty_loggers()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
+
+
+def wants_json(argv: list[str]) -> bool:
+    """``--output json`` (``-o json``, ``--output=json``, ``-ojson``) anywhere before ``--``."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return False
+        if arg in ("--output=json", "-ojson") or (arg in ("--output", "-o") and argv[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+def _print_json_error(data: dict[str, object]) -> None:
+    if (STATE.output is OutputFormat.JSON or STATE.json_errors) and not STATE.json_printed:
+        import json
+
+        sys.stdout.write(redact(json.dumps(data, indent=2, default=str)) + "\n")
+        STATE.json_printed = True
 
 
 def _report(err: BranchopsError) -> int:
-    if STATE.output is OutputFormat.JSON:
-        import json
-
-        sys.stdout.write(redact(json.dumps(err.to_dict(), indent=2)) + "\n")
-    err_console.print(f"[bold red]error:[/] {redact(err.message)}", soft_wrap=True)
+    _print_json_error(err.to_dict())
+    err_console.print(f"[bold red]error:[/] {escape(redact(err.message))}", soft_wrap=True)
     if err.unchanged:
-        err_console.print(f"[dim]unchanged:[/] {redact(err.unchanged)}")
+        err_console.print(f"[dim]unchanged:[/] {escape(redact(err.unchanged))}")
     if err.hint:
-        err_console.print(f"[dim]next:[/] {redact(err.hint)}")
+        err_console.print(f"[dim]next:[/] {escape(redact(err.hint))}")
     return int(err.exit_code)
 
 
@@ -86,13 +107,39 @@ def storage_error(e: OSError) -> BackendError:
     return BackendError(f"storage: {text}", hint=hint)
 
 
+def catalog_database_error(e: Exception) -> BackendError | None:
+    """The embedded catalog's database (PostgreSQL, SQLite) unreachable or failing, as a BackendError."""
+    if not type(e).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(e, OperationalError | InterfaceError):
+        return None
+    first = str(getattr(e, "orig", None) or e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return BackendError(f"the catalog database failed: {first}", unchanged="nothing was written",
+                        hint="check catalog_uri and that the database server is running and reachable")
+
+
+def _internal_error(e: Exception) -> int:
+    if STATE.debug:
+        with open(DEBUG_LOG, "a") as f:
+            f.write(redact(traceback.format_exc()))
+    what, hint = type(e).__name__ + ": " + str(e), f"re-run with --debug; the traceback is written to ./{DEBUG_LOG}"
+    _print_json_error({"error": "InternalError", "message": what, "hint": hint})
+    err_console.print(f"[bold red]internal error:[/] {escape(redact(what))}")
+    err_console.print(f"[dim]next:[/] {hint}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run a command, map every failure to a message and an exit code."""
     from branchops.cli import commands  # noqa: F401 - registers the commands
 
     code = 0
+    args = list(sys.argv[1:] if argv is None else argv)
+    STATE.output, STATE.json_errors, STATE.json_printed = OutputFormat.TEXT, wants_json(args), False
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=args, standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except BranchopsError as e:
         logging.getLogger("branchops").debug("error", exc_info=True)
@@ -105,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     except _CLICK_ERR as e:
         message = e.format_message()  # type: ignore[attr-defined]
         if message:  # an empty one follows the help text of a bare group command
+            _print_json_error({"error": "UsageError", "message": message, "unchanged": "nothing was run",
+                               "hint": "run with --help to see the usage"})
             err_console.print(f"[bold red]error:[/] {redact(message)}")
             err_console.print("[dim]next:[/] run with --help to see the usage")
         code = int(ExitCode.USAGE)
@@ -114,12 +163,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("branchops").debug("storage error", exc_info=True)
         code = _report(storage_error(e))
     except Exception as e:  # an internal error: no traceback for users, it goes to the debug log
-        if STATE.debug:
-            with open(DEBUG_LOG, "a") as f:
-                f.write(redact(traceback.format_exc()))
-        err_console.print(f"[bold red]internal error:[/] {redact(type(e).__name__ + ': ' + str(e))}")
-        err_console.print(f"[dim]next:[/] re-run with --debug; the traceback is written to ./{DEBUG_LOG}")
-        code = 1
+        backend = catalog_database_error(e)
+        if backend is not None:
+            logging.getLogger("branchops").debug("catalog database error", exc_info=True)
+            code = _report(backend)
+        else:
+            code = _internal_error(e)
     finally:
         if STATE._lakehouse is not None:
             STATE._lakehouse.close()

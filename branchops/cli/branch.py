@@ -9,7 +9,7 @@ import typer
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short, table
 from branchops.cli.state import STATE
-from branchops.errors import MergeConflict
+from branchops.errors import MergeConflict, UsageError
 
 branch_app = typer.Typer(
     help="Branches of the whole catalog: create, inspect, merge, drop.", no_args_is_help=True
@@ -26,7 +26,14 @@ def create(
     output: OutputOpt = None,
 ) -> None:
     """Fork a branch of every table (zero-copy: only pointers are copied)."""
+    from branchops.catalog.base import validate_ref_name
+    from branchops.readable import require_readable
+
+    validate_ref_name(name)  # the branchops-wap- prefix is branchops' own
+    if from_ref is not None and not from_ref.strip():
+        raise UsageError("--from is empty", unchanged="no ref was created", hint="name a ref, REF@HASH or @HASH")
     lh = STATE.lakehouse()
+    require_readable(lh.catalog, from_ref or lh.main, action=f"create {name} from")
     ref = lh.catalog.create_branch(name, from_ref or lh.main)
     emit(STATE.fmt(output), ref.to_dict(), lambda: say(f"Created branch {ref.name} at {short(ref.hash)}"))
 
@@ -61,7 +68,7 @@ def show(
 @branch_app.command("log")
 def log(
     ref: Annotated[str, typer.Argument(help="ref to walk back from")],
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="at most this many commits")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="at most this many commits")] = None,
     output: OutputOpt = None,
 ) -> None:
     """Commits of a ref, newest first."""
@@ -106,9 +113,7 @@ def merge(
     except MergeConflict as e:
         if STATE.fmt(output).value == "json":
             emit(STATE.fmt(output), {"source": source, "target": target, "conflicts": e.conflicts})
-            STATE.output = STATE.fmt(output).__class__(
-                "text"
-            )  # the JSON is printed; errors go to stderr only
+            STATE.json_printed = True  # the JSON is printed; the error goes to stderr only
         raise
     verb = "Would merge" if dry_run else "Merged"
     emit(
@@ -149,7 +154,11 @@ def reset(
     output: OutputOpt = None,
 ) -> None:
     """Roll a branch's tables back to an earlier commit, as a new commit (history is kept)."""
+    from branchops.readable import require_readable
+
     lh = STATE.lakehouse()
+    lh.catalog.get_ref(ref)
+    require_readable(lh.catalog, to, action=f"reset {ref} to")
     commit = lh.catalog.reset(ref, to, author=lh.settings.author_name)
     emit(
         STATE.fmt(output),

@@ -93,12 +93,13 @@ def sql(
     import duckdb
 
     from branchops.engine import load_engine
+    from branchops.sql_guard import run_read_only
 
     lh = STATE.lakehouse()
     ref = branch or lh.main
     engine = load_engine(lh.settings, lh.catalog)
     try:
-        data = engine.query_ref(ref, query)
+        data = run_read_only(engine, ref, query)
     except duckdb.Error as e:
         raise UsageError(f"the query failed: {str(e).strip()}", unchanged="nothing was written",
                          hint=f"`branchops branch show {ref}` lists the tables you can query") from None

@@ -9,7 +9,8 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short
-from branchops.cli.state import STATE
+from branchops.cli.state import STATE, check_catalog_uri
+from branchops.errors import UsageError
 
 
 @app.command()
@@ -32,8 +33,14 @@ def init(
     With --print-roles / --apply-roles on a folder that is initialized already, only the roles
     are printed / applied (README: Least-privilege credentials).
     """
+    from branchops.config import Settings
     from branchops.setup import init_project
 
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {directory} is a file, not a folder", unchanged="nothing was created",
+                         hint="pass a folder (it is created when missing)")
+    if catalog_uri is not None:
+        check_catalog_uri(Settings(backend="sql", catalog_uri=catalog_uri, root=directory.resolve()), must_exist=False)
     if print_roles or apply_roles:
         from branchops.cli.roles import init_roles
 

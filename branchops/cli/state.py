@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from branchops.cli.output import OutputFormat
+from branchops.errors import ConfigError
 
 if TYPE_CHECKING:
     from branchops.config import Settings
@@ -18,6 +19,10 @@ class State:
     config: Path | None = None
     output: OutputFormat = OutputFormat.TEXT
     debug: bool = False
+    #: ``--output json`` appears anywhere on the command line: errors are printed as JSON too
+    json_errors: bool = False
+    #: the command has printed its JSON already (a merge conflict's result): no second object
+    json_printed: bool = False
     _lakehouse: Lakehouse | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
@@ -29,11 +34,61 @@ class State:
         if self._lakehouse is None:
             from branchops.lakehouse import Lakehouse
 
-            self._lakehouse = Lakehouse(self.settings())
+            settings = self.settings()
+            # must_exist=False: the CI templates start a shared catalog from BRANCHOPS_CATALOG_URI alone
+            check_catalog_uri(settings, must_exist=False)
+            self._lakehouse = Lakehouse(settings)
         return self._lakehouse
 
     def fmt(self, override: OutputFormat | None) -> OutputFormat:
         return override or self.output
+
+
+#: SQLAlchemy backends the embedded catalog runs on
+CATALOG_SCHEMES = ("sqlite", "postgresql")
+
+
+def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
+    """A ``catalog_uri`` the embedded backend can open; with ``must_exist`` (every command but
+    ``init``) an SQLite file's folder must be there already, so a mistyped folder never starts an
+    empty lakehouse (a new file in an existing folder is how CI jobs start a shared catalog).
+
+    Raises:
+        ConfigError.
+    """
+    if settings.backend != "sql":
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(settings.catalog_url)
+    except ArgumentError:
+        raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL", unchanged="nothing was read",
+                          hint="use sqlite:///path/catalog.db or postgresql://user@host/db") from None
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        url.get_dialect()
+        known = url.get_backend_name() in CATALOG_SCHEMES
+    except NoSuchModuleError:
+        known = False
+    if not known:
+        raise ConfigError(
+            f"catalog_uri scheme {url.drivername!r} is not supported", unchanged="nothing was read or written",
+            hint="use sqlite:///path/catalog.db or postgresql://user@host/db (pip install 'branchops[postgres]')",
+        )
+    db = url.database
+    if must_exist and url.get_backend_name() == "sqlite" and db and db != ":memory:":
+        from pathlib import Path
+
+        if not Path(db).is_file() and not Path(db).parent.is_dir():
+            raise ConfigError(
+                f"no catalog at {db}: its folder does not exist (catalog_uri {settings.catalog_uri!r})",
+                unchanged="nothing was created",
+                hint="fix catalog_uri in branchops.toml (or BRANCHOPS_CATALOG_URI), "
+                     "or create one with `branchops init`",
+            )
 
 
 STATE = State()

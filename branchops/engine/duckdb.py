@@ -135,5 +135,22 @@ class DuckDBEngine(Engine):
         finally:
             self.con.execute("USE memory")
 
+    def query_ref_readonly(self, ref: str, sql: str) -> pa.Table:
+        """:meth:`query_ref`, with DuckDB's own guards up: after the ref's views are set up, file
+        access is limited to the ref's table folders (``allowed_directories``), external access
+        (other files, extensions, attaching databases) is switched off and the configuration is
+        locked, for the rest of this connection's life. Classify the statement first
+        (:mod:`branchops.sql_guard`): a COPY into a table folder is not stopped here.
+        """
+        alias = self.attach(ref)
+        folders = {self.catalog.warehouse.removeprefix("file://").rstrip("/") + "/"}
+        for location in self._attached[ref].values():
+            folders.add(location.removeprefix("file://").rsplit("/metadata/", 1)[0] + "/")
+        self.con.execute(f"USE {quote(alias)}")
+        self.con.execute("SET allowed_directories = ?", [sorted(folders)])
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+        return self.con.execute(sql).to_arrow_table()
+
     def close(self) -> None:
         self.con.close()

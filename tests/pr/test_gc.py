@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from branchops.config import Settings
 from branchops.errors import BackendError, MergeConflict, UsageError
 from branchops.gc import collect_garbage, normalize, parse_duration
 from branchops.lakehouse import Lakehouse
+from branchops.wap import host_id
 
 
 def snapshot_all(lh: Lakehouse) -> dict[tuple[str, str], list[tuple[int, int]]]:
@@ -76,9 +78,17 @@ def test_idle_pr_branches_are_dropped_after_the_ttl(lakehouse: Lakehouse) -> Non
 
 
 def test_stale_internal_write_branches_are_dropped(lakehouse: Lakehouse) -> None:
-    lakehouse.catalog.create_branch("branchops-wap-deadbeef00000000")
+    """A write branch goes when its writer is gone (here: no such process) or, unowned, after the lease;
+    a live writer's (this process's) stays whatever the TTL."""
+    dead = f"branchops-wap-{host_id()}-{2**22 + 17}-{int(time.time())}-0badc0de"
+    live = f"branchops-wap-{host_id()}-{os.getpid()}-{int(time.time())}-00c0ffee"
+    for name in (dead, live, "branchops-wap-deadbeef00000000"):
+        lakehouse.catalog.create_branch(name)
     res = collect_garbage(lakehouse, older_than="0s")
+    assert [b["name"] for b in res.dropped_branches] == [dead]
+    res = collect_garbage(lakehouse, older_than="0s", now=datetime.now(UTC) + timedelta(days=2))
     assert [b["name"] for b in res.dropped_branches] == ["branchops-wap-deadbeef00000000"]
+    assert live in [r.name for r in lakehouse.catalog.list_refs(include_internal=True)]
 
 
 def test_files_of_recent_commits_are_kept_for_rollback(tmp_path: Path) -> None:
