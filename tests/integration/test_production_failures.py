@@ -215,11 +215,16 @@ def test_trino_query_failure_is_clear(prod: tuple[Cli, Lakehouse], s3_server: S3
     assert ok["rows"] == [{"total": 60.0}]
     before = lh.catalog.get_ref("main").hash
     for query, says in (("select 1 / (id - id) from raw.orders", ("Division by zero",)),
-                        ("select * from raw.nothing_here", ("TABLE_NOT_FOUND", "nothing_here")),
-                        ("selec 1", ("SYNTAX_ERROR",))):
+                        ("select * from raw.nothing_here", ("TABLE_NOT_FOUND", "nothing_here"))):
         assert_clean_failure(cli.run("sql", query), says=("Trino", *says),
                              secrets=(s3_server.admin.secret_access_key,))
+    # what is not one readable query is refused before Trino sees it: exit 2, as on DuckDB
+    for query in ("selec 1", "insert into raw.orders select * from raw.orders",
+                  "create table raw.copy as select * from raw.orders", "drop table raw.orders"):
+        assert_clean_failure(cli.run("sql", query), code=2, says=("read-only",),
+                             secrets=(s3_server.admin.secret_access_key,))
     assert lh.catalog.get_ref("main").hash == before
+    assert "raw.copy" not in lh.catalog.tables("main")
 
 
 def test_s3_access_denied_is_clear_and_changes_nothing(
