@@ -45,9 +45,9 @@ from sqlalchemy.engine import make_url
 
 from branchops.catalog import load_catalog
 from branchops.catalog.base import VersionedCatalog
-from branchops.catalog.sql import SqlVersionedCatalog
-from branchops.catalog.sql_schema import refs_t
-from branchops.catalog.sql_states import position, tables_at
+from branchops.catalog.sql.backend import SqlVersionedCatalog
+from branchops.catalog.sql.schema import refs_t
+from branchops.catalog.sql.states import position, tables_at
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
 

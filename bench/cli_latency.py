@@ -34,7 +34,7 @@ def _setup(work: Path) -> None:
     """A lakehouse whose main holds TABLES tables (pointer rows only: no command here reads data)."""
     from branchops.config import load_settings
     from branchops.lakehouse import Lakehouse
-    from branchops.setup import init_project
+    from branchops.project_init import init_project
 
     init_project(work)
     with Lakehouse(load_settings(work / "branchops.toml")) as lh:

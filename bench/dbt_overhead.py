@@ -130,7 +130,7 @@ def main() -> None:
     from branchops.config import load_settings
     from branchops.demo import load_demo_data
     from branchops.lakehouse import Lakehouse
-    from branchops.setup import init_project
+    from branchops.project_init import init_project
 
     with tempfile.TemporaryDirectory(prefix="branchops-bench-") as tmp:
         work = Path(tmp)

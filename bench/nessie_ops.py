@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from branchops.catalog.base import VersionedCatalog  # noqa: E402
-from branchops.catalog.nessie import NessieVersionedCatalog  # noqa: E402
-from branchops.catalog.sql import SqlVersionedCatalog  # noqa: E402
+from branchops.catalog.nessie.backend import NessieVersionedCatalog  # noqa: E402
+from branchops.catalog.sql.backend import SqlVersionedCatalog  # noqa: E402
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from branchops.config import load_settings
     from branchops.demo import load_demo_data
     from branchops.lakehouse import Lakehouse
-    from branchops.setup import init_project
+    from branchops.project_init import init_project
 
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         os.environ.pop(var, None)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name 
         RefNotFound,
         SchemaMismatch,
     )
-    from branchops.gc import collect_garbage
+    from branchops.gc.collect import collect_garbage
     from branchops.lakehouse import IngestResult, Lakehouse, WriteSession, connect
     from branchops.pr import PullRequests, Reporter
 
@@ -105,7 +105,7 @@ _EXPORTS = {
     "VersionedCatalog": "branchops.catalog.base",
     "WriteSession": "branchops.lakehouse",
     "build": "branchops.dbt",
-    "collect_garbage": "branchops.gc",
+    "collect_garbage": "branchops.gc.collect",
     "connect": "branchops.lakehouse",
     "diff_refs": "branchops.diff",
     "load_settings": "branchops.config",

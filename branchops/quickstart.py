@@ -17,7 +17,7 @@ from typing import Any
 from branchops.config import load_settings
 from branchops.errors import ConfigError
 from branchops.lakehouse import Lakehouse
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 Say = Callable[[str], None]
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def _load_sql(settings: Settings) -> VersionedCatalog:
-    from branchops.catalog.sql import SqlVersionedCatalog
+    from branchops.catalog.sql.backend import SqlVersionedCatalog
     from branchops.security.postgres_roles import install_error_translation
 
     catalog = SqlVersionedCatalog(settings.catalog_url, jdbc_refs=settings.jdbc_refs, **settings.catalog_kwargs())
@@ -23,7 +23,7 @@ def _load_sql(settings: Settings) -> VersionedCatalog:
 
 def _load_nessie(settings: Settings) -> VersionedCatalog:
     try:
-        from branchops.catalog.nessie import NessieVersionedCatalog
+        from branchops.catalog.nessie.backend import NessieVersionedCatalog
     except ImportError as e:  # pragma: no cover - depends on the installed extras
         raise ConfigError(
             f"the nessie backend needs extra packages ({e.name} is missing)",

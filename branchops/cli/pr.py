@@ -140,7 +140,7 @@ def gc(
     output: OutputOpt = None,
 ) -> None:
     """Drop idle PR branches, then delete warehouse files no ref and no recent commit references."""
-    from branchops.gc import collect_garbage
+    from branchops.gc.collect import collect_garbage
 
     res = collect_garbage(STATE.lakehouse(), older_than=older_than, dry_run=dry_run)
     verb = "would free" if dry_run else "freed"

@@ -34,7 +34,7 @@ def init(
     are printed / applied (README: Least-privilege credentials).
     """
     from branchops.config import Settings
-    from branchops.setup import init_project
+    from branchops.project_init import init_project
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--dir {directory} is a file, not a folder", unchanged="nothing was created",

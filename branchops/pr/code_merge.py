@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from branchops.catalog.base import Commit, VersionedCatalog, pointer_diff
 from branchops.errors import BackendError, BranchopsError, ReferenceConflict
-from branchops.github import CodeMerge
+from branchops.pr.github import CodeMerge
 from branchops.pr.model import OPERATION, Outcome, P, Status
 
 if TYPE_CHECKING:

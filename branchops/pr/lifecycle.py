@@ -23,9 +23,9 @@ from branchops.errors import (
     RefNotFound,
     UsageError,
 )
-from branchops.github import MERGE_MARKER, run_url
 from branchops.lakehouse import Lakehouse
 from branchops.pr.code_merge import land_code, undone_merges
+from branchops.pr.github import MERGE_MARKER, run_url
 from branchops.pr.model import (
     MERGE_OP,
     OPERATION,

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from branchops.diff.render import changed_sample_table
-from branchops.github import MARKER, MAX_COMMENT_BYTES
 from branchops.lineage.report import impact_markdown
 from branchops.pr.drift import drift_note
+from branchops.pr.github import MARKER, MAX_COMMENT_BYTES
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
 if TYPE_CHECKING:

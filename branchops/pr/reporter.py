@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from branchops.github import (
+from branchops.pr.github import (
     MARKER,
     Check,
     CodeMerge,
@@ -18,7 +18,7 @@ from branchops.github import (
     run_url,
     write_outputs,
 )
-from branchops.gitlab import GitLabClient
+from branchops.pr.gitlab import GitLabClient
 from branchops.pr.model import Outcome, Status
 from branchops.secrets import redact
 

@@ -87,9 +87,9 @@ class GuardedTable:
 
 
 def guarded_tables() -> list[GuardedTable]:
-    from branchops.catalog.sql_pointers import jdbc_refs_t
-    from branchops.catalog.sql_schema import changes_t, commits_t, ice_t, ns_t, parents_t, refs_t
-    from branchops.catalog.sql_states import keyframes_t, positions_t
+    from branchops.catalog.sql.pointers import jdbc_refs_t
+    from branchops.catalog.sql.schema import changes_t, commits_t, ice_t, ns_t, parents_t, refs_t
+    from branchops.catalog.sql.states import keyframes_t, positions_t
 
     return [
         GuardedTable(jdbc_refs_t, "name", "INSERT, UPDATE, DELETE"),
@@ -107,9 +107,9 @@ def guarded_tables() -> list[GuardedTable]:
 def readable_tables() -> list[Table]:
     """Every table of the catalog: branchops' own (new ones included: they are read-only to the
     job roles until this module grants more, so a new table fails closed) and pyiceberg's."""
-    from branchops.catalog.sql_pointers import jdbc_refs_t
-    from branchops.catalog.sql_schema import ice_t, metadata, ns_t
-    from branchops.catalog.sql_states import metadata as states_metadata
+    from branchops.catalog.sql.pointers import jdbc_refs_t
+    from branchops.catalog.sql.schema import ice_t, metadata, ns_t
+    from branchops.catalog.sql.states import metadata as states_metadata
 
     return [*metadata.sorted_tables, *states_metadata.sorted_tables, ice_t, ns_t, jdbc_refs_t]
 

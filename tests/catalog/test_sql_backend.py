@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from branchops.catalog.sql import SqlVersionedCatalog
+from branchops.catalog.sql.backend import SqlVersionedCatalog
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
 
@@ -71,7 +71,7 @@ def test_jdbc_tables_have_pyiceberg_s_exact_layout() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateTable
 
-    from branchops.catalog.sql_schema import ice_t, ns_t
+    from branchops.catalog.sql.schema import ice_t, ns_t
 
     for ours, theirs in ((ice_t, IcebergTables.__table__), (ns_t, IcebergNamespaceProperties.__table__)):
         for dialect in (sqlite.dialect(), postgresql.dialect()):

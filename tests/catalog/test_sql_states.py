@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from branchops.catalog.sql import SqlVersionedCatalog
-from branchops.catalog.sql_schema import ice_t
-from branchops.catalog.sql_states import KEYFRAME_INTERVAL, keyframes_t, positions_t
+from branchops.catalog.sql.backend import SqlVersionedCatalog
+from branchops.catalog.sql.schema import ice_t
+from branchops.catalog.sql.states import KEYFRAME_INTERVAL, keyframes_t, positions_t
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

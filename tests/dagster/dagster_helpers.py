@@ -11,7 +11,7 @@ import pyarrow as pa
 from branchops.config import load_settings
 from branchops.demo import load_demo_data
 from branchops.lakehouse import Lakehouse
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 #: 500 customers, 5,000 orders: every model has rows, a build takes seconds

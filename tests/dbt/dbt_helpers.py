@@ -7,7 +7,7 @@ from pathlib import Path
 
 from branchops.config import load_settings
 from branchops.lakehouse import Lakehouse
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 #: 500 customers, 5,000 orders, ~6,000 payments: enough rows for every model, fast to build

@@ -14,7 +14,7 @@ from branchops.config import Settings, load_settings
 from branchops.diff import diff_refs, render_markdown
 from branchops.diff.model import ChangedRow, Samples
 from branchops.lakehouse import Lakehouse
-from branchops.setup import init_project
+from branchops.project_init import init_project
 from tests.diff.conftest import write
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from branchops.catalog.base import NO_ANCESTOR
-from branchops.catalog.nessie_client import NessieClient
+from branchops.catalog.nessie.client import NessieClient
 
 try:
     from services import ServerProcess, ServiceError, find_java, run_service_script

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 
 from branchops.catalog.base import NO_ANCESTOR
-from branchops.catalog.nessie import NessieVersionedCatalog
-from branchops.catalog.nessie_client import ICEBERG_TABLE, NAMESPACE, NessieClient, Operation
+from branchops.catalog.nessie.backend import NessieVersionedCatalog
+from branchops.catalog.nessie.client import ICEBERG_TABLE, NAMESPACE, NessieClient, Operation
 from branchops.config import Settings
 from branchops.errors import (
     BackendError,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from branchops.catalog import nessie_history
 from branchops.catalog.base import NO_ANCESTOR
-from branchops.catalog.nessie import NessieVersionedCatalog
-from branchops.catalog.nessie_client import NessieClient
+from branchops.catalog.nessie import history as nessie_history
+from branchops.catalog.nessie.backend import NessieVersionedCatalog
+from branchops.catalog.nessie.client import NessieClient
 
 pytestmark = pytest.mark.integration
 

@@ -184,7 +184,7 @@ def test_gc_on_s3_deletes_only_what_no_ref_uses(
     lakehouse: Lakehouse, s3_server: S3Server, trino_settings: Settings
 ) -> None:
     """gc lists and deletes through Arrow's S3 file system with the settings' endpoint and keys."""
-    from branchops.gc import collect_garbage
+    from branchops.gc.collect import collect_garbage
 
     lh = Lakehouse(trino_settings.model_copy(update={"gc_retention": "0s"}), lakehouse.catalog)
     lh.ingest("raw.orders", pa.table({"id": [1, 2, 3]}))

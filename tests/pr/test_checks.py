@@ -14,10 +14,10 @@ from github_server import FakeGitHub, serve
 from gitlab_server import FakeGitLab
 from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
-from branchops.github import CHECK_NAME, MARKER, GitHubClient
-from branchops.gitlab import GitLabClient
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter, Status
+from branchops.pr.github import CHECK_NAME, MARKER, GitHubClient
+from branchops.pr.gitlab import GitLabClient
 
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 PROJECT = Path("unused-by-the-table-builder")

@@ -21,7 +21,7 @@ from branchops.config import load_settings
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter
 from branchops.pr.model import MERGE_OP
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 BRANCHOPS = [sys.executable, "-m", "branchops"]
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"

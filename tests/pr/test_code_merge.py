@@ -20,13 +20,13 @@ from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
 from branchops.config import load_settings
 from branchops.errors import BackendError
-from branchops.github import MARKER, MERGE_MARKER, CodeMerge, GitHubClient
-from branchops.gitlab import GitLabClient
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter, Status
 from branchops.pr.code_merge import UNDO_OP, undo_merge
+from branchops.pr.github import MARKER, MERGE_MARKER, CodeMerge, GitHubClient
+from branchops.pr.gitlab import GitLabClient
 from branchops.pr.model import MERGE_OP
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 MOVED = "9fceb02d0ae598e95dc970b74767f19372d61af8"

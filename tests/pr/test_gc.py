@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from branchops.config import Settings
 from branchops.errors import BackendError, MergeConflict, UsageError
-from branchops.gc import collect_garbage, normalize, parse_duration
+from branchops.gc.collect import collect_garbage, normalize, parse_duration
 from branchops.lakehouse import Lakehouse
 from branchops.wap import host_id
 

@@ -12,7 +12,7 @@ from github_server import FakeGitHub, payload
 from helpers import TOKEN
 
 from branchops.errors import BackendError
-from branchops.github import (
+from branchops.pr.github import (
     MARKER,
     MAX_COMMENT_BYTES,
     GitHubClient,

@@ -11,9 +11,9 @@ import pytest
 from github_server import FakeGitHub, payload
 from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
-from branchops.github import MARKER, GitHubClient
 from branchops.lakehouse import Lakehouse
 from branchops.pr import OnConflict, PullRequests, Reporter, Status
+from branchops.pr.github import MARKER, GitHubClient
 
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 SHA2 = "0123456789abcdef0123456789abcdef01234567"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import branchops.pr
-from branchops.github import MARKER, MAX_COMMENT_BYTES
 from branchops.pr import BuildOutcome, Outcome, Status, TestSummary
+from branchops.pr.github import MARKER, MAX_COMMENT_BYTES
 from branchops.pr.render import render_report
 
 

@@ -22,8 +22,8 @@ from gitlab_server import FakeGitLab
 from helpers import TOKEN
 
 from branchops.config import load_settings
-from branchops.github import MARKER
 from branchops.lakehouse import Lakehouse
+from branchops.pr.github import MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"

@@ -17,7 +17,7 @@ import pytest
 from branchops.cli import main
 from branchops.config import load_settings
 from branchops.lakehouse import Lakehouse
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 BRANCHOPS = [sys.executable, "-m", "branchops"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from reliability_helpers import CliRun, catalog_digest, clean_refusal, open_lh, read_every_ref, table_rows
 
 from branchops.catalog.base import INTERNAL_PREFIX
-from branchops.gc import collect_garbage
+from branchops.gc.collect import collect_garbage
 
 
 def wap_branches() -> list[str]:
@@ -110,7 +110,7 @@ WRITER = textwrap.dedent("""
 GC_LOOP = textwrap.dedent("""
     import os, sys
     from branchops.config import load_settings
-    from branchops.gc import collect_garbage
+    from branchops.gc.collect import collect_garbage
     from branchops.lakehouse import Lakehouse
     stop, runs = sys.argv[1], 0
     while not os.path.exists(stop) or runs == 0:

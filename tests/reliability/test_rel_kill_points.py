@@ -18,7 +18,7 @@ import pytest
 from reliability_helpers import open_lh, read_every_ref, table_rows
 
 from branchops.catalog.base import INTERNAL_PREFIX
-from branchops.gc import collect_garbage
+from branchops.gc.collect import collect_garbage
 
 WRAPPER = textwrap.dedent("""
     import importlib, os, signal, sys
@@ -43,7 +43,7 @@ WRAPPER = textwrap.dedent("""
     main(sys.argv[4:])
 """)
 
-SQL = "branchops.catalog.sql"
+SQL = "branchops.catalog.sql.backend"
 #: (name, patched function, before/after, which call, command)
 POINTS = [
     ("ingest: fork created", f"{SQL}:SqlVersionedCatalog.create_branch", "after", 1, "ingest"),
@@ -55,8 +55,8 @@ POINTS = [
     ("ingest: published, private branch not dropped", f"{SQL}:SqlVersionedCatalog.merge", "after", 1, "ingest"),
     ("merge: before", f"{SQL}:SqlVersionedCatalog.merge", "before", 1, "merge"),
     ("merge: inside the transaction", f"{SQL}:set_rows", "after", 1, "merge"),
-    ("gc: after dropping branches", "branchops.gc:ReferenceWalker.add_metadata", "before", 1, "gc"),
-    ("gc: after the first delete", "branchops.gc_store:LocalStore.delete", "after", 1, "gc"),
+    ("gc: after dropping branches", "branchops.gc.collect:ReferenceWalker.add_metadata", "before", 1, "gc"),
+    ("gc: after the first delete", "branchops.gc.store:LocalStore.delete", "after", 1, "gc"),
 ]
 COMMANDS = {
     "ingest": ["ingest", "raw.orders", "{csv}"],

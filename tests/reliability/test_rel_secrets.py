@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from branchops.setup import init_project
+from branchops.project_init import init_project
 
 KEY_ID, SECRET = "AKIAFUZZKEYID0000042", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET0042"
 

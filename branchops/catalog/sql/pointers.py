@@ -6,7 +6,7 @@ it by naming it. The backend keeps them in step in the same transaction as the r
 of the pointers each write moves; publishing a ref writes one row per table, so only refs that
 ask for it pay that (the default branch, refs matching ``jdbc_refs``, or an explicit publish).
 branchops itself never reads these rows: a ref's tables come from its commits
-(:mod:`~branchops.catalog.sql_states`). These functions only read and write rows on a Connection.
+(:mod:`~branchops.catalog.sql.states`). These functions only read and write rows on a Connection.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from branchops.catalog.base import validate_table_id
-from branchops.catalog.sql_schema import ice_t, ns_t, refs_t
+from branchops.catalog.sql.schema import ice_t, ns_t, refs_t
 
 _MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
 

@@ -1,11 +1,11 @@
 """The embedded versioned catalog: SQLite (or PostgreSQL) through SQLAlchemy.
 
 :class:`SqlVersionedCatalog` keeps refs, writes commits and runs merges and resets; its storage
-is spread over four helpers: :mod:`~branchops.catalog.sql_schema` (tables, engine),
-:mod:`~branchops.catalog.sql_states` (each commit's tables, from keyframes and changes: a ref is
-its head commit, so creating one writes one row), :mod:`~branchops.catalog.sql_pointers`
+is spread over four helpers: :mod:`~branchops.catalog.sql.schema` (tables, engine),
+:mod:`~branchops.catalog.sql.states` (each commit's tables, from keyframes and changes: a ref is
+its head commit, so creating one writes one row), :mod:`~branchops.catalog.sql.pointers`
 (published refs' rows in Iceberg JDBC's ``iceberg_tables``, kept in step in the same transaction
-as the ref) and :mod:`~branchops.catalog.sql_history` (reads of the commit DAG).
+as the ref) and :mod:`~branchops.catalog.sql.history` (reads of the commit DAG).
 
 Every write is one transaction: SQLite takes its write lock up front (``BEGIN IMMEDIATE``),
 PostgreSQL locks the ref rows (``SELECT ... FOR UPDATE``), so concurrent writers serialize and
@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from branchops.catalog import sql_history as history
 from branchops.catalog.base import (
     INTERNAL_PREFIX,
     Commit,
@@ -38,7 +37,8 @@ from branchops.catalog.base import (
     validate_ref_name,
     validate_table_id,
 )
-from branchops.catalog.sql_pointers import (
+from branchops.catalog.sql import history
+from branchops.catalog.sql.pointers import (
     copy_rows,
     ensure_jdbc_schema,
     is_published,
@@ -47,7 +47,7 @@ from branchops.catalog.sql_pointers import (
     set_rows,
     unpublish,
 )
-from branchops.catalog.sql_schema import (
+from branchops.catalog.sql.schema import (
     READ_ONLY,
     changes_t,
     commits_t,
@@ -59,7 +59,7 @@ from branchops.catalog.sql_schema import (
     parents_t,
     refs_t,
 )
-from branchops.catalog.sql_states import LOOK_UP, ensure_state_schema, position, record, tables_at
+from branchops.catalog.sql.states import LOOK_UP, ensure_state_schema, position, record, tables_at
 from branchops.errors import (
     MergeConflict,
     RefAlreadyExists,
@@ -392,6 +392,6 @@ class SqlVersionedCatalog(VersionedCatalog):
     # -- housekeeping (gc) ----------------------------------------------------------------
     def metadata_locations_since(self, cutoff: str) -> set[str]:
         """Pointers every commit made at or after ``cutoff`` can see (a superset, never fewer);
-        see :func:`~branchops.catalog.sql_history.metadata_locations_since`."""
+        see :func:`~branchops.catalog.sql.history.metadata_locations_since`."""
         with self._reading() as conn:
             return history.metadata_locations_since(conn, cutoff)

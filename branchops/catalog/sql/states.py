@@ -11,7 +11,7 @@ Commits written before keyframes existed have no row: they are read by replaying
 chain (the old way), and the first commit written on top of one becomes a keyframe.
 
 A ref's state is its head commit's state: creating a ref writes one row, whatever the number of
-tables. Nothing here touches the Iceberg JDBC rows (see :mod:`~branchops.catalog.sql_pointers`).
+tables. Nothing here touches the Iceberg JDBC rows (see :mod:`~branchops.catalog.sql.pointers`).
 """
 
 from __future__ import annotations

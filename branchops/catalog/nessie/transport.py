@@ -1,6 +1,6 @@
 """HTTP to a Nessie server: requests with bounded retries, and failures as branchops errors.
 
-:class:`NessieTransport` is the base of :class:`~branchops.catalog.nessie_client.NessieClient`;
+:class:`NessieTransport` is the base of :class:`~branchops.catalog.nessie.client.NessieClient`;
 it knows nothing of Nessie's resources. A ref that is not there -> :class:`RefNotFound`, a name
 that is taken -> :class:`RefAlreadyExists`, a ref not at the expected hash ->
 :class:`ReferenceConflict` (:class:`BackendConflict` when Nessie names no hashes), keys changed on
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from branchops.catalog.nessie_models import ContentKey, key_str
+from branchops.catalog.nessie.models import ContentKey, key_str
 from branchops.errors import (
     BackendError,
     BranchopsError,

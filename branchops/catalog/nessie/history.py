@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
-from branchops.catalog.nessie_client import Content, ContentKey, LogEntry, NessieClient, content_location, key_str
+from branchops.catalog.nessie.client import Content, ContentKey, LogEntry, NessieClient, content_location, key_str
 from branchops.errors import RefNotFound, UsageError
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")

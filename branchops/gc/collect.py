@@ -13,7 +13,7 @@ In-flight writes are never touched (:mod:`branchops.wap`): a write-audit-publish
 only when its writer is gone (on this host: its process ended; on another: its lease ran out),
 and no unreferenced file newer than the oldest live writer's start is deleted.
 
-Files are listed and deleted by :mod:`branchops.gc_store` (a local folder through ``pyarrow.fs``,
+Files are listed and deleted by :mod:`branchops.gc.store` (a local folder through ``pyarrow.fs``,
 S3 through boto3, in batches) and read through pyiceberg's FileIO, so both stacks share this
 code. gc checks that it may list the warehouse before it drops any branch.
 """
@@ -31,7 +31,7 @@ from pyiceberg.serializers import FromInputFile
 from branchops import wap
 from branchops.catalog.base import INTERNAL_PREFIX, RefType, VersionedCatalog
 from branchops.errors import BackendError, ReferenceConflict, RefNotFound, UsageError
-from branchops.gc_store import StoredFile, is_access_denied, normalize, open_store, storage_error
+from branchops.gc.store import StoredFile, is_access_denied, normalize, open_store, storage_error
 from branchops.lakehouse import Lakehouse
 from branchops.secrets import redact
 

@@ -1,7 +1,7 @@
 """GitLab, from a CI job: the ``branchops`` commit status on the merge request's head, and the
 code merge pinned to the validated sha (the merge request merge API).
 
-Like :mod:`branchops.github`: a small typed client over ``httpx``; tests hand it an
+Like :mod:`branchops.pr.github`: a small typed client over ``httpx``; tests hand it an
 ``httpx.Client`` talking to a local server that replays recorded payloads. The token travels
 only in the ``PRIVATE-TOKEN`` header, is registered as a secret and redacted from every message.
 GitLab's predefined ``CI_JOB_TOKEN`` may not set statuses or merge: give the job a project access
@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from branchops.errors import BackendError
-from branchops.github import CHECK_NAME, MAX_STATUS_DESCRIPTION, Check, CodeMerge
+from branchops.pr.github import CHECK_NAME, MAX_STATUS_DESCRIPTION, Check, CodeMerge
 from branchops.secrets import redact, register_secret
 
 #: GitLab's answers that refuse a merge: 401/403 no permission, 404 unknown MR, 405 not mergeable

@@ -12,12 +12,12 @@ backends; Nessie then applies the plan in one merge commit (``FORCE`` for the ta
 ``DROP`` for the rest), fast-forwards by a compare-and-swap assign, or — for ``squash``, and when
 Nessie refuses (its merge base ignores the next case's commits) — writes one single-parent commit.
 A merge written that way names its merge parent in the ``branchops.merged_from`` property, which
-is read back as a parent (:mod:`~branchops.catalog.nessie_models`), so merge bases, logs and
+is read back as a parent (:mod:`~branchops.catalog.nessie.models`), so merge bases, logs and
 later merges see the same history as on the SQL backends.
 
 This module holds the backend class (refs, commits, merges, resets); reading history (short
-hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie_history`, talking to the
-server :class:`~branchops.catalog.nessie_client.NessieClient`.
+hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie.history`, talking to the
+server :class:`~branchops.catalog.nessie.client.NessieClient`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from branchops.catalog import nessie_history as history
 from branchops.catalog.base import (
     INTERNAL_PREFIX,
     NO_ANCESTOR,
@@ -44,7 +43,8 @@ from branchops.catalog.base import (
     validate_ref_name,
     validate_table_id,
 )
-from branchops.catalog.nessie_client import (
+from branchops.catalog.nessie import history
+from branchops.catalog.nessie.client import (
     ICEBERG_TABLE,
     MERGED_FROM,
     NAMESPACE,

@@ -5,8 +5,8 @@ import with marshmallow 4. This covers what branchops needs: trees (list, get, c
 delete), entries and contents, commits with an expected hash, merges (with dry run), diffs and
 history. Each call is one typed method of :class:`NessieClient`; requests, retries and the
 mapping of failures to branchops errors are its base class's
-(:mod:`~branchops.catalog.nessie_transport`), the types it returns are in
-:mod:`~branchops.catalog.nessie_models`. Their public names are re-exported here.
+(:mod:`~branchops.catalog.nessie.transport`), the types it returns are in
+:mod:`~branchops.catalog.nessie.models`. Their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from branchops.catalog.nessie_models import (
+from branchops.catalog.nessie.models import (
     DETACHED,
     ICEBERG_TABLE,
     MERGED_FROM,
@@ -37,7 +37,7 @@ from branchops.catalog.nessie_models import (
     parse_log_entry,
     ref_path,
 )
-from branchops.catalog.nessie_transport import BackendConflict, NessieTransport, merge_conflict
+from branchops.catalog.nessie.transport import BackendConflict, NessieTransport, merge_conflict
 
 __all__ = [
     "DETACHED",

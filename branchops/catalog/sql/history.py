@@ -1,6 +1,6 @@
 """Reads of the embedded backend's commit DAG, each on a Connection the caller holds.
 
-A commit's table state comes from :mod:`~branchops.catalog.sql_states` (a keyframe plus a
+A commit's table state comes from :mod:`~branchops.catalog.sql.states` (a keyframe plus a
 bounded replay). ``branchops_parents`` holds every edge (merge parents too) for
 :func:`merge_base`, which walks back only as far as generation numbers say it must; :func:`log`
 walks only as many commits as it returns. Nothing here writes.
@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
-from branchops.catalog.sql_schema import changes_t, commits_t
-from branchops.catalog.sql_states import tables_at
+from branchops.catalog.sql.schema import changes_t, commits_t
+from branchops.catalog.sql.states import tables_at
 from branchops.errors import RefNotFound, UsageError
 
 # The first ``:limit`` commits of the first-parent chain of a commit, with their distance from it.

@@ -1,0 +1,1 @@
+"""The Nessie backend: a versioned catalog over a Nessie server's REST API v2."""

@@ -1,0 +1,1 @@
+"""The SQL backend: a versioned catalog in SQLite or PostgreSQL, over pyiceberg's JDBC tables."""
