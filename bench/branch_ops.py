@@ -3,6 +3,7 @@
     python bench/branch_ops.py                 # full run -> bench/results/branch_ops.json
     python bench/branch_ops.py --quick         # small run (seconds)
     python bench/branch_ops.py --data-gb 0.1 --catalog-uri postgresql+psycopg2://...
+    python bench/branch_ops.py --postgres --out bench/results/branch_ops_postgres.json  # starts a server
 
 Measures, on the embedded backend (or ``--catalog-uri``):
 - branch create p50/p95 with 10, 100, 1,000 and 10,000 tables on main, from ``main`` and from
@@ -363,6 +364,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     p.add_argument("--catalog-uri", default=None,
                    help="a PostgreSQL database URL; each section gets a new schema in it (default: SQLite files)")
+    p.add_argument("--postgres", action="store_true",
+                   help="start a throwaway PostgreSQL server (tests/pgserver.py) and use a new database on it")
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000],
                    help="table counts for branch create")
     p.add_argument("--repeats", type=int, default=None, help="timed creates per size (default 100, quick 20)")
@@ -387,7 +390,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    result = run(args)
+    server = None
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pgserver import start_server
+
+        server = start_server()
+        args.catalog_uri = server.create_database("bench")
+    try:
+        result = run(args)
+    finally:
+        if server is not None:
+            server.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -15,7 +15,11 @@ A peer that exceeds ``--peer-timeout`` is killed and reported as such.
 ``engine_limit`` is the single cheapest DuckDB query that finds the changed keys on the same Parquet
 files branchops reads (a full outer join on the key comparing a hash of each row, counting the
 result), in its own process with the diff's memory limit and spill folder; the JSON gives the
-keyed diff's time as a multiple of it (issue 17: at most 2x). ``--skip-peers`` leaves reladiff
+keyed diff's time as a multiple of it (issue 17: at most 2x), with column profiles (the default)
+and without (``branchops_no_profiles``: the profiles' approximate distinct counts cost about as
+much as the join itself). ``branchops_cli`` and ``reladiff_cli`` are whole CLI processes on the same
+rows (``branchops diff`` on the lakehouse, ``reladiff`` on the DuckDB tables): start-up, imports,
+diff and output, timed from outside (issue 10). ``--skip-peers`` leaves reladiff
 and data-diff out. The load average is recorded before and after: the machine is shared. ``--work DIR`` keeps the
 generated data in DIR (and reuses it when DIR already holds it). Writes bench/results/diff.json.
 """
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+OURS = ("branchops", "branchops_no_profiles", "engine_limit")
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
 
 GEN_SQL = """
@@ -48,14 +53,14 @@ FROM range({n}) r(i)
 
 
 # -- child processes ----------------------------------------------------------------------------
-def child_ours(root: str, base: str, head: str, table: str) -> dict[str, Any]:
+def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1") -> dict[str, Any]:
     from branchops.config import Settings
     from branchops.diff import diff_refs
     from branchops.lakehouse import Lakehouse
 
     lh = Lakehouse(Settings(root=Path(root)))
     t0 = time.perf_counter()
-    res = diff_refs(lh, base, head, keys={table: ("id",)}, sample=5)
+    res = diff_refs(lh, base, head, keys={table: ("id",)}, sample=5, profiles=profiles == "1")
     secs = time.perf_counter() - t0
     t = res.tables[0] if res.tables else None
     return {"seconds": secs, "method": t.method.value if t else "no_table_moved",
@@ -104,6 +109,33 @@ def child_peer(tool: str, db: str, base: str, head: str) -> dict[str, Any]:
         minus += sign == "-"
     secs = time.perf_counter() - t0
     return {"seconds": secs, "plus": plus, "minus": minus}
+
+
+def run_cli(argv: list[str], cwd: Path, timeout: float | None = None) -> dict[str, Any]:
+    """A whole CLI process (start-up, imports, diff, output): wall time and peak RSS (wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {"timeout": True, "timeout_seconds": timeout}
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):  # 1: a difference was found (reladiff and --fail-on-change)
+        return {"error": err.decode()[-2000:], "returncode": proc.returncode}
+    return {"seconds": round(wall, 3), "process_seconds": round(wall, 3), "stdout_tail": out.decode()[-300:]}
+
+
+def cli_argv(tool: str, work: Path, data: dict[str, Any], ref: str, head_table: str,
+             peers_python: str) -> list[str]:
+    """The command line of a whole-process run: ``branchops diff`` or ``reladiff`` (same rows)."""
+    if tool == "branchops_cli":
+        return [str(Path(sys.executable).with_name("branchops")), "diff", ref, "--key", "bench.t=id",
+                "--sample", "5", "--output", "json"]
+    url = f"duckdb://{data['db']}"
+    cols = [a for c in COLUMNS[1:] for a in ("-c", c)]
+    return [str(Path(peers_python).with_name("reladiff")), url, "base", url, head_table, "-k", "id", *cols, "--stats"]
 
 
 def vm_hwm_mb() -> float:
@@ -218,18 +250,24 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     ref = {"identical": "same"}.get(name, name)
     head = {"identical": "head_same"}.get(name, f"head_{name}")
-    tools = ["branchops", "engine_limit"] + ([] if args.skip_peers else ["reladiff", "data-diff"])
+    tools = ["branchops", "branchops_no_profiles", "engine_limit"]
+    tools += [] if args.skip_peers else [*args.peers, "branchops_cli", "reladiff_cli"]
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     for i in range(max(rounds, args.repeat)):
         order = tools[i % len(tools):] + tools[:i % len(tools)]  # rotate who goes first
         for tool in order:
-            if tool not in ("branchops", "engine_limit") and i >= rounds:
+            if tool not in OURS and i >= rounds:
                 continue
             if tool != "branchops" and runs[tool] and runs[tool][-1].get("timeout"):
                 continue  # timed out once: not again
-            if tool == "branchops":
-                res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t"])
+            if tool in ("branchops", "branchops_no_profiles"):
+                res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t",
+                                                 "0" if tool.endswith("no_profiles") else "1"])
+            elif tool.endswith("_cli"):
+                (work / "branchops.toml").touch()  # the CLI finds the lakehouse by its config file
+                argv = cli_argv(tool, work, data, ref, head, args.peers_python)
+                res = run_cli(argv, work, None if tool == "branchops_cli" else args.peer_timeout)
             elif tool == "engine_limit":
                 res = run_child(sys.executable, ["engine_limit", str(work), "main", ref, "bench.t"])
             else:
@@ -239,12 +277,17 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     entry: dict[str, Any] = {t: summary(r) for t, r in runs.items()}
     ours = entry["branchops"]
     for stat in ("min_seconds", "median_seconds"):
-        if stat in ours and stat in entry["engine_limit"]:
-            limit = max(entry["engine_limit"][stat], 1e-9)
-            entry[f"vs_engine_limit_{stat.split('_')[0]}"] = round(ours[stat] / limit, 2)
-        peers = [entry[t][stat] for t in tools if t not in ("branchops", "engine_limit") and stat in entry[t]]
+        short = stat.split("_")[0]
+        for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles")):
+            if stat in entry[tool] and stat in entry["engine_limit"]:
+                limit = max(entry["engine_limit"][stat], 1e-9)
+                entry[f"vs_engine_limit{suffix}_{short}"] = round(entry[tool][stat] / limit, 2)
+        peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
         if peers and stat in ours:
-            entry[f"speedup_vs_fastest_peer_{stat.split('_')[0]}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
+            entry[f"speedup_vs_fastest_peer_{short}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
+        cli = entry.get("branchops_cli", {}), entry.get("reladiff_cli", {})
+        if stat in cli[0] and stat in cli[1]:
+            entry[f"cli_speedup_vs_reladiff_{short}"] = round(cli[1][stat] / max(cli[0][stat], 1e-9), 2)
     return entry
 
 
@@ -255,6 +298,8 @@ def main() -> None:
     ap.add_argument("--peers-python", default="/work/peers-venv/bin/python")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "diff.json"))
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--peers", nargs="*", default=["reladiff", "data-diff"],
+                    help="in-process peers (library calls); the CLI-to-CLI pair always runs unless --skip-peers")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--repeat-other", type=int, default=1)
     ap.add_argument("--peer-timeout", type=float, default=900.0)
