@@ -318,8 +318,13 @@ def main() -> None:
         res["peak_rss_mb"] = vm_hwm_mb()
         print(json.dumps(res))
         return
+    from bytecode import ensure_bytecode
+
     from branchops.diff.compute import DIFF_MEMORY_LIMIT
 
+    ensure_bytecode()  # whole-process times include imports, not compiling them from source
+    if not args.skip_peers and Path(args.peers_python).exists():
+        ensure_bytecode(args.peers_python)
     load_before = [round(x, 2) for x in os.getloadavg()]
     with workdir(args.work) as work:
         marker = work / "bench-data.json"
