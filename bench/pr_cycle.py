@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         os.environ.pop(var, None)
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="branchops-bench-pr-"))
     try:
         init_project(work / "lh", threads=args.threads)
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "project_models": 1 + DOWNSTREAM + LEAVES,
             "threads": args.threads,
             "fresh_process": True,
+            # the machine is shared: the load average (1, 5, 15 min) at the start and the end of the run
+            "loadavg_start": [round(x, 2) for x in load_before],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
             "main_build_s": round(main_build_s, 3),
             "full_build_s": round(full_build_s, 3),
