@@ -101,3 +101,44 @@ def test_drift_free_diff_shows_only_the_code_change_and_stored_base_also_the_dri
     # the drift: the new raw rows appear as added, besides the code's changes to the old rows
     old = expected_changes(lh, old_rows_only=True)
     assert (rows["added"], rows["removed"], rows["changed"]) == (NEW_ROWS, 0, old), rows
+
+
+def test_a_pure_refactor_shows_no_rows_drift_free_and_the_drift_stored_also_ad_hoc(
+    drifted: tuple[Lakehouse, Path]
+) -> None:
+    from branchops.diff import DiffOptions
+    from branchops.pr.diff_step import diff_as_asked
+    from branchops.pr.drift_free import rebuilt_base
+
+    lh, project = drifted
+    refactor = project.parent / "refactor"
+    shutil.copytree(ROOT / "dbt_project", refactor, ignore=shutil.ignore_patterns("target", "logs"))
+    model = refactor / "models" / "staging" / "stg_customers.sql"
+    model.write_text(model.read_text().replace("lower(email) as email", "lower(lower(email)) as email"))
+    prs = PullRequests(lh, Reporter(None, echo=lambda _t: None, env={}), builder=DbtBuilder())
+    out = prs.sync(2, SHA, refactor)
+    assert out.build is not None and out.build["built"] == [TABLE]
+    diff = out.diff or {}
+    assert diff["mode"] == "drift_free"
+    rows = table_diff(diff)["rows"]  # the same rows as the base's code gives on the same raw data
+    assert (rows["base"], rows["added"], rows["removed"], rows["changed"]) == (rows["head"], 0, 0, 0), rows
+
+    # ad hoc (`branchops diff pr-2 --rebuild-base`): the same, and the stored base shows the drift
+    with rebuilt_base(lh, "main", "pr-2", refactor) as chosen:
+        assert chosen.mode == "drift_free" and chosen.rebuilt == (TABLE,)
+        adhoc = diff_as_asked(lh, chosen.ref, "pr-2", None, DiffOptions(keys={TABLE: ("customer_id",)}))
+    rows = table_diff(adhoc.to_dict())["rows"]
+    assert (rows["added"], rows["removed"], rows["changed"]) == (0, 0, 0), rows
+    stored = diff_as_asked(lh, "main", "pr-2", None, DiffOptions(keys={TABLE: ("customer_id",)})).to_dict()
+    rows = table_diff(stored)["rows"]
+    assert (rows["added"], rows["removed"], rows["changed"]) == (NEW_ROWS, 0, 0), rows
+    assert not [r for r in lh.catalog.list_refs(include_internal=True) if r.name.startswith(INTERNAL_PREFIX)]
+
+
+def test_rebuild_base_needs_the_project_dir() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "branchops", "diff", "pr-1", "--rebuild-base"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--project-dir" in proc.stderr, proc.stderr
