@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         os.environ.pop(var, None)
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="branchops-bench-pr-"))
     try:
         init_project(work / "lh", threads=args.threads)
@@ -128,6 +129,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "project_models": 1 + DOWNSTREAM + LEAVES,
             "threads": args.threads,
             "fresh_process": True,
+            # the machine is shared: the load average (1, 5, 15 min) at the start and the end of the run
+            "loadavg_start": [round(x, 2) for x in load_before],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+            # PYTHONDONTWRITEBYTECODE=1 with an install that compiled nothing makes every fresh process
+            # compile dbt, sqlglot and pyiceberg from source (~1,900 modules): the dominant fixed cost
+            "pythondontwritebytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+            "bytecode_cached": _bytecode_cached(),
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
             "main_build_s": round(main_build_s, 3),
             "full_build_s": round(full_build_s, 3),
@@ -160,6 +168,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return result
+
+
+def _bytecode_cached() -> bool:
+    """Whether dbt's modules have compiled bytecode next to them (pip compiles at install time;
+    ``uv pip install`` only with ``--compile-bytecode``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("dbt.cli.main")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    return origin is not None and any((origin.parent / "__pycache__").glob("main.*.pyc"))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from branchops.cli.app import OutputOpt, app
-from branchops.cli.output import OutputFormat, console, emit
+from branchops.cli.output import OutputFormat, console, emit, err_console
 from branchops.cli.state import STATE
-from branchops.errors import ExitCode
+from branchops.errors import ExitCode, UsageError
 
 
 @app.command()
@@ -27,11 +30,17 @@ def diff(
     tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="floats closer than this are equal")] = 1e-9,
     no_profiles: Annotated[bool, typer.Option("--no-profiles", help="skip column profiles")] = False,
     fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="exit 1 when anything differs")] = False,
+    rebuild_base: Annotated[bool, typer.Option("--rebuild-base", help="diff against the base's code rebuilt on the "
+                                               "base's raw data (drift-free; needs --project-dir)")] = False,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="the head's dbt project")] = None,
     output: OutputOpt = None,
 ) -> int:
     """What changed between two refs: tables, schemas, rows by key, column profiles."""
     from branchops.pr.diff_step import diff_as_asked, diff_engine
 
+    if rebuild_base and project_dir is None:
+        raise UsageError("--rebuild-base needs --project-dir (the dbt project of the head)",
+                         unchanged="nothing was diffed")
     lh = STATE.lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
     from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
@@ -41,14 +50,26 @@ def diff(
         tolerance=tolerance, profiles=not no_profiles,
     )
     engine = diff_engine(lh)  # the configured engine (Trino); None: the diff's own DuckDB
+    chosen = None
     try:
-        result = diff_as_asked(lh, base or lh.main, head, engine, options)
+        with contextlib.ExitStack() as stack:
+            against = base or lh.main
+            if rebuild_base:
+                from branchops.pr.drift_free import rebuilt_base
+
+                assert project_dir is not None
+                chosen = stack.enter_context(rebuilt_base(lh, against, head, project_dir))
+                against = chosen.ref
+            result = diff_as_asked(lh, against, head, engine, options)
     finally:
         if engine is not None:
             engine.close()
+    if chosen is not None:
+        result = dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base or lh.main))
+        err_console.print(f"diff mode: {chosen.mode} ({chosen.reason})")
     fmt = STATE.fmt(output)
     if fmt is OutputFormat.JSON:
-        emit(fmt, result.to_dict())
+        emit(fmt, result.to_dict() | (chosen.to_dict() if chosen is not None else {}))
     elif fmt is OutputFormat.MARKDOWN:
         sys.stdout.write(render_markdown(result))
     else:

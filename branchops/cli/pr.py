@@ -28,9 +28,12 @@ ProjectOpt = Annotated[Path, typer.Option("--project-dir", help="the dbt project
 BaseOpt = Annotated[str | None, typer.Option("--base", help="branch to fork from and merge into (default: main)")]
 ClassifyOpt = Annotated[str, typer.Option("--classify", help="on: models downstream of only non-breaking "
                                           "changes keep the base's tables; off: build all of state:modified+")]
+BaseModeOpt = Annotated[str, typer.Option("--base-mode", help="auto: when raw tables moved after the base's last "
+                                          "build, diff against the base's code rebuilt on the same raw data "
+                                          "(drift_free); stored: diff against the base's tables as they are")]
 
 
-def _prs(fmt: OutputFormat, classify: bool = True) -> PullRequests:
+def _prs(fmt: OutputFormat, classify: bool = True, base_mode: str = "auto") -> PullRequests:
     def echo(text: str) -> None:
         # A local run prints the report; with --output json stdout holds only the JSON.
         (sys.stderr if fmt is OutputFormat.JSON else sys.stdout).write(redact(text) + "\n")
@@ -41,9 +44,10 @@ def _prs(fmt: OutputFormat, classify: bool = True) -> PullRequests:
 
     from branchops.pr import PullRequests, Reporter
     from branchops.pr.dbt_step import DbtBuilder
+    from branchops.pr.diff_step import DataDiffer
 
     return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress,
-                        builder=DbtBuilder(classify=classify))
+                        builder=DbtBuilder(classify=classify), differ=DataDiffer(base_mode=base_mode))
 
 
 def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
@@ -53,11 +57,13 @@ def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
 
 
 def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None,
-          classify: str = "on") -> None:
+          classify: str = "on", base_mode: str = "auto") -> None:
     if classify not in ("on", "off"):
         raise UsageError(f"--classify must be on or off, not {classify!r}", unchanged="nothing was built")
+    if base_mode not in ("auto", "stored"):
+        raise UsageError(f"--base-mode must be auto or stored, not {base_mode!r}", unchanged="nothing was built")
     fmt = STATE.fmt(output)
-    prs = _prs(fmt, classify=classify == "on")
+    prs = _prs(fmt, classify=classify == "on", base_mode=base_mode)
     try:
         out = prs.sync(pr, sha, project_dir, base)
     finally:
@@ -68,16 +74,16 @@ def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: Output
 
 @pr_app.command("open")
 def open_(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
-          classify: ClassifyOpt = "on") -> None:
+          classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> None:
     """Fork pr-N from the base, build state:modified+ with tests, diff, report, record the validation."""
-    _sync(pr, sha, project_dir, base, output, classify)
+    _sync(pr, sha, project_dir, base, output, classify, base_mode)
 
 
 @pr_app.command("sync")
 def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
-         classify: ClassifyOpt = "on") -> None:
+         classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> None:
     """Same as open, for a new push: starts from a fresh fork of the current base."""
-    _sync(pr, sha, project_dir, base, output, classify)
+    _sync(pr, sha, project_dir, base, output, classify, base_mode)
 
 
 @pr_app.command("status")

@@ -199,7 +199,7 @@ def run_dbt(
 ) -> DbtRunResult:
     """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
 
-    ``refine`` (DuckDB engine) is called after parsing and may narrow the selection.
+    ``refine`` is called after parsing and may narrow the selection.
 
     Raises:
         UsageError: unknown command, no dbt_project.yml, flags branchops owns, no stored build

@@ -131,6 +131,8 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
                     result.published = {n.table: written[n.table] for n in publishable(result.nodes)
                                         if n.table is not None and n.table in written}
                     w.properties["branchops.dbt.invocation_id"] = result.invocation_id or ""
+                    if inv.on_manifest is not None:
+                        inv.on_manifest(inv.target / "manifest.json")
                     w.properties.update(store_artifacts(lakehouse.catalog, inv.target, result.invocation_id or fork,
                                                         ref=w.target))
             finally:
@@ -155,6 +157,8 @@ def _build(inv: _Invocation, result: DbtRunResult, started: float, ref: str) -> 
         manifest_obj, manifest = inv.parse(result)
         if is_static(inv.lh.settings):
             point_sources_at(manifest_obj, ref)
+        if inv.refine is not None:  # classification (branchops.lineage.select) may narrow the selection
+            inv.refine(inv, manifest_obj, manifest)
         result.timings["prepare"] = time.perf_counter() - started
         res = _invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
     result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]

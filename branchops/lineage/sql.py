@@ -18,6 +18,9 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
+# static Trino catalogs name the branch in the schema (``analytics@pr-42``): lineage compares without it
+from branchops.engine.trino_settings import BRANCH_SEPARATOR
+
 #: the pseudo column whose fingerprint is the row shape of the whole query (which rows there are)
 ROWS = "*rows*"
 
@@ -43,7 +46,7 @@ class Relation:
             table = exp.to_table(relation_name, dialect=dialect)
         except SqlglotError as e:
             raise LineageError(f"cannot read relation name {relation_name!r}: {e}") from None
-        return cls(table.db.lower() or None, table.name.lower())
+        return cls(table.db.split(BRANCH_SEPARATOR, 1)[0].lower() or None, table.name.lower())
 
     def matches(self, table: exp.Table) -> bool:
         if self.cte is not None:
@@ -64,6 +67,8 @@ def _parse(sql: str, dialect: str) -> exp.Expr:
                       quote_identifiers=False)
         for table in ast.find_all(exp.Table):  # the database is per run (a scratch or fork catalog)
             table.set("catalog", None)
+            if BRANCH_SEPARATOR in table.db:  # static Trino catalogs name the branch in the schema
+                table.set("db", exp.to_identifier(table.db.split(BRANCH_SEPARATOR, 1)[0]))
     except (SqlglotError, RecursionError) as e:
         raise LineageError(f"sqlglot could not parse it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     return ast

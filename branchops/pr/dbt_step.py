@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
 
 TEST_TYPES = ("test", "unit_test")
+#: engines whose compiled SQL classification reads, with the sqlglot dialect of the same name
+DIALECTS = frozenset({"duckdb", "trino"})
 
 
 class DbtBuilder:
@@ -32,8 +34,9 @@ class DbtBuilder:
 
         started = time.perf_counter()
         select = ["state:modified+"] if find_build(lakehouse.catalog, base) is not None else None
-        # classification narrows state:modified+ (DuckDB engine; see branchops.lineage.select)
-        lineage = LineageSelection() if self.classify and select and lakehouse.settings.engine == "duckdb" else None
+        # classification narrows state:modified+ in the engine's SQL dialect (branchops.lineage.select)
+        engine = lakehouse.settings.engine
+        lineage = LineageSelection(dialect=engine) if self.classify and select and engine in DIALECTS else None
         try:
             result = build(lakehouse, branch, project_dir, select=select, base=base,
                            dbt_output="stderr" if self.dbt_output == "stderr" else "stdout", refine=lineage)

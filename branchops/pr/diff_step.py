@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branchops.catalog.base import INTERNAL_PREFIX, split_ref
 from branchops.errors import RefNotFound
-from branchops.pr.drift import PLAIN, source_drift
+from branchops.pr.drift import source_drift
 
 if TYPE_CHECKING:
     from branchops.diff import DiffOptions, DiffResult
@@ -119,18 +120,27 @@ def diff_as_asked(
 
 
 class DataDiffer:
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]]) -> dict[str, Any]:
-        from branchops.diff import DiffOptions
+    def __init__(self, base_mode: str = "auto") -> None:
+        self.base_mode = base_mode  # drift-free diffs (branchops.pr.drift_free): auto or stored
 
-        flags = stored_manifest_keys(lakehouse, (head, base)) | {t: tuple(k) for t, k in keys.items()}
-        engine = diff_engine(lakehouse)
-        try:
-            result = diff_as_asked(lakehouse, base, head, engine, DiffOptions(keys=flags, sample=SAMPLE_ROWS))
-        finally:
-            if engine is not None:
-                engine.close()
-        out = result.to_dict() | {"mode": PLAIN}
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
+        from branchops.diff import DiffOptions
+        from branchops.pr.drift_free import diff_base
+
         drift = source_drift(lakehouse, base)
+        with diff_base(lakehouse, base=base, built=built, project_dir=project_dir, drift=drift,
+                       base_mode=self.base_mode) as chosen:
+            flags = stored_manifest_keys(lakehouse, (head, chosen.ref)) | {t: tuple(k) for t, k in keys.items()}
+            engine = diff_engine(lakehouse)
+            try:
+                result = diff_as_asked(lakehouse, chosen.ref, head, engine,
+                                       DiffOptions(keys=flags, sample=SAMPLE_ROWS))
+            finally:
+                if engine is not None:
+                    engine.close()
+        result = dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base))
+        out = result.to_dict() | chosen.to_dict()
         if drift is not None:
             out["drift"] = drift.to_dict()
         return out

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
 
-#: how the PR's diff was computed: against the base's tables as they are
-PLAIN = "plain"
+#: how the PR's diff was computed when nothing says otherwise (branchops.pr.drift_free)
+PLAIN = "stored_base"
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,19 @@ def _relation(node: dict[str, Any]) -> str | None:
 
 
 def drift_note(diff: dict[str, Any]) -> str | None:
-    """One line for the report: which mode ran, and the drift the plain diff may include."""
+    """One line for the report: which mode ran and why, and the drift a stored-base diff may include."""
     drift = diff.get("drift") or {}
     moved = drift.get("moved_sources") or []
-    if not moved:
+    mode = diff.get("mode", PLAIN)
+    if not moved and mode == PLAIN:
         return None
-    return (f"diff mode: `{diff.get('mode', PLAIN)}` · raw tables moved after the base's last dbt build "
-            f"(`{str(drift.get('since_build'))[:12]}`): {', '.join(f'`{t}`' for t in moved)}; rows of models "
-            "reading them may differ because of that drift, not the PR's code")
+    line = f"diff mode: `{mode}`"
+    if diff.get("mode_reason"):
+        line += f" ({diff['mode_reason']})"
+    if moved and mode == PLAIN:
+        line += (f" · raw tables moved after the base's last dbt build (`{str(drift.get('since_build'))[:12]}`): "
+                 f"{', '.join(f'`{t}`' for t in moved)}; rows of models reading them may differ because of that "
+                 "drift, not the PR's code")
+    elif diff.get("rebuilt_base"):
+        line += f" · compared with the base's code rebuilt for {', '.join(f'`{t}`' for t in diff['rebuilt_base'])}"
+    return line

@@ -7,6 +7,7 @@ step plugs in the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,8 +25,10 @@ class Builder(Protocol):
 
 
 class Differ(Protocol):
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]]) -> dict[str, Any]:
-        """The diff of every table that differs between ``base`` and ``head``, in the diff's JSON shape."""
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
+        """The diff of every table that differs between ``base`` and ``head``, in the diff's JSON shape
+        (``project_dir``/``built``: the PR's code and the tables it built, for a drift-free base)."""
         ...
 
 

@@ -158,3 +158,16 @@ def test_columns_read(sql: str, expected: object) -> None:
 def test_output_columns_of_a_star_query_are_incomplete() -> None:
     q = output_columns("select *, 1 as one from raw.t")
     assert not q.complete and set(q.columns) == {"one", ROWS}
+
+
+def test_trino_sql_of_two_branches_compares_equal_and_a_changed_filter_does_not() -> None:
+    # the same model compiled on two branches of a static Trino catalog: only the branch differs
+    base = 'select id, amount from "lake"."raw@main"."t" where amount > 0'
+    same = 'select id, amount from "lake"."raw@pr-7"."t" where amount > 0'
+    moved = 'select id, amount from "lake"."raw@pr-7"."t" where amount > 1'
+    assert output_columns(base, "trino").columns == output_columns(same, "trino").columns
+    assert output_columns(base, "trino").columns["amount"] != output_columns(moved, "trino").columns["amount"]
+    relation = Relation.parse('"lake"."analytics@pr-7"."a"', dialect="trino")
+    assert relation == Relation("analytics", "a")
+    reader = 'select id, amount * 2 as double from "lake"."analytics@pr-7"."a"'
+    assert columns_read(reader, relation, "trino") == {"id", "amount"}

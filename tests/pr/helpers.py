@@ -4,7 +4,7 @@ The end-to-end tests (test_e2e_dbt.py) use the real dbt and diff steps."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,8 @@ class TableBuilder:
 class PointerDiffer:
     """Catalog-level diff in the diff's JSON shape, with row counts (no row-level comparison)."""
 
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]]) -> dict[str, Any]:
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
         out = []
         def count(ref: str, table: str) -> int:
             return lakehouse.catalog.load_table(ref, table).scan().to_arrow().num_rows
