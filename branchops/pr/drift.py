@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
 
 #: how the PR's diff was computed when nothing says otherwise (branchops.pr.drift_free)
-PLAIN = "stored_base"
+PLAIN = "plain"  # == drift_free.STORED_BASE
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from branchops.pr.drift import Drift
 
 #: the diff compared the PR with the base's tables as they are
-STORED_BASE = "stored_base"
+STORED_BASE = "plain"  # the value `diff.mode` has had since drift detection: parsers read it
 #: the diff compared the PR with the base's code rebuilt on the PR's raw snapshot
 DRIFT_FREE = "drift_free"
 #: ``--base-mode``: ``auto`` rebuilds the base when raw data drifted; ``stored`` never does
