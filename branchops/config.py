@@ -185,6 +185,17 @@ def load_settings(path: str | Path | None = None, *, required: bool = True, **ov
         raise ConfigError(f"invalid settings: {problems}", hint=f"fix {cfg_path or 'the environment'}") from None
 
 
+def catalog_exists(settings: Settings) -> bool:
+    """Whether the embedded catalog is there already: its SQLite file (or ``:memory:``). A
+    PostgreSQL database is made by its server and a Nessie catalog is a server: both count as there."""
+    prefix = "sqlite:///"
+    url = settings.catalog_url
+    if settings.backend != "sql" or not url.startswith(prefix):
+        return True
+    db = url[len(prefix):].split("?", 1)[0]
+    return db in ("", ":memory:") or Path(db).is_file()
+
+
 def write_default_config(folder: Path, **values: Any) -> Path:
     """Write a fresh ``branchops.toml`` (fails if one is there)."""
     path = folder / CONFIG_NAME

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog import load_catalog
-from branchops.config import CONFIG_NAME, load_settings, write_default_config
+from branchops.config import CONFIG_NAME, catalog_exists, load_settings, write_default_config
 from branchops.errors import ConfigError
 
 
@@ -58,4 +58,31 @@ def init_project(
         "backend": settings.backend,
         "main": settings.main_branch,
         "warehouse": settings.warehouse_location,
+    }
+
+
+def ensure_catalog(config: Path, **flags: str | None) -> dict[str, Any]:
+    """Create the catalog ``config``'s settings name (environment included) unless it exists;
+    ``flags`` (init's options) must agree with those settings. ``created`` says which it was.
+
+    Raises:
+        ConfigError: a flag disagrees with the settings (nothing is created).
+    """
+    settings = load_settings(config)
+    clash = sorted(k for k, v in flags.items() if v is not None and str(getattr(settings, k)) != v)
+    if clash:
+        raise ConfigError(
+            f"{config} exists and sets {', '.join(clash)} otherwise than the options given",
+            unchanged="nothing was created or changed",
+            hint="drop those options (the file and BRANCHOPS_* variables are used), or edit the file",
+        )
+    created = not catalog_exists(settings)
+    if created:
+        load_catalog(settings).close()
+    return {
+        "config": str(config.resolve()),
+        "backend": settings.backend,
+        "main": settings.main_branch,
+        "warehouse": settings.warehouse_location,
+        "created": created,
     }

@@ -1,4 +1,5 @@
-"""Is a commit still readable? ``branch reset --to`` and ``branch create --from @HASH`` ask first.
+"""Is a commit still readable? ``VersionedCatalog.create_branch`` and ``reset`` ask first (one
+owner: the CLI, the Lakehouse and every other caller go through those two).
 
 A ref's head is always readable (gc keeps everything a ref uses). An older commit is readable
 while gc has not collected its files: older than the retention window and no longer used by any
@@ -10,30 +11,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from branchops.catalog.base import split_ref
 from branchops.errors import CheckFailed, RefNotFound
 
 if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
 
 
-def is_ref_name(catalog: VersionedCatalog, spec: str) -> bool:
-    if "@" in spec:
-        return False
-    try:
-        catalog.get_ref(spec)
-    except RefNotFound:
-        return False
-    return True
+def is_ref_head(catalog: VersionedCatalog, spec: str) -> bool:
+    """Whether ``spec`` is a ref, or a commit some ref is at (its files are a ref's: gc keeps them)."""
+    if "@" not in spec:
+        try:
+            catalog.get_ref(spec)
+        except RefNotFound:
+            return False
+        return True
+    name, _ = split_ref(spec)
+    commit = catalog.resolve(spec)
+    if name is not None:
+        return catalog.get_ref(name).hash == commit
+    return commit in {r.hash for r in catalog.list_refs(include_internal=True)}
 
 
 def missing_files(catalog: VersionedCatalog, spec: str) -> list[tuple[str, str]]:
     """``(table, missing file)`` for each table of ``spec`` whose current snapshot cannot be read
-    whole: its metadata file, manifest list, manifests or data files gone."""
+    whole because gc deleted some of it: a metadata file, manifest list, manifest or data file
+    under the warehouse gone (gc never deletes elsewhere)."""
     from pyiceberg.io import load_file_io
     from pyiceberg.serializers import FromInputFile
 
+    from branchops.gc.store import normalize
+
+    root = normalize(catalog.warehouse).rstrip("/") + "/"
+
+    def collectable(path: str) -> bool:  # gc deletes only under the warehouse
+        return normalize(path).startswith(root)
+
     out: list[tuple[str, str]] = []
     for table, location in sorted(catalog.tables(spec).items()):
+        if not collectable(location):
+            continue
         io = load_file_io(properties=catalog.io_properties, location=location)
         try:
             meta = FromInputFile.table_metadata(io.new_input(location))
@@ -43,7 +60,7 @@ def missing_files(catalog: VersionedCatalog, spec: str) -> list[tuple[str, str]]
             for manifest in snap.manifests(io):
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
                     path = entry.data_file.file_path
-                    if not io.new_input(path).exists():
+                    if collectable(path) and not io.new_input(path).exists():
                         out.append((table, path))
                         break
         except FileNotFoundError as e:
@@ -58,7 +75,7 @@ def require_readable(catalog: VersionedCatalog, spec: str, *, action: str) -> No
         CheckFailed: the commit's files are gone (nothing was changed).
         RefNotFound: no such commit.
     """
-    if is_ref_name(catalog, spec):
+    if is_ref_head(catalog, spec):
         return
     missing = missing_files(catalog, spec)
     if not missing:

@@ -92,6 +92,19 @@ def classify_duckdb(sql: str) -> None:
         raise refuse(sql, f"it is a {kind} statement, not a query")
 
 
+def check_statement(sql: str, engine: str) -> None:
+    """The parser layer alone, before any engine is set up (so a refusal costs no engine start):
+    DuckDB's own parser for ``engine == "duckdb"``, sqlglot in that dialect otherwise.
+
+    Raises:
+        UsageError: the statement is not one read-only query.
+    """
+    if engine == "duckdb":
+        classify_duckdb(sql)
+    else:
+        classify(sql, engine)
+
+
 def io_plan_writes(plan_json: str) -> bool:
     """Whether Trino's ``EXPLAIN (TYPE IO, FORMAT JSON)`` names a table the statement writes."""
     try:

@@ -13,11 +13,17 @@ name alone, any branchops process can tell:
 
 Branches named the old way (``branchops-wap-<random>``) have no owner: they are garbage once
 idle longer than the lease.
+
+The same owner-in-the-name lease guards a user-visible branch while a command works on it (a
+``pr sync`` forking, building and recording ``pr-N``; a ``pr merge``): :func:`leasing` holds
+``branchops-wap-lease-<host>-<pid>-<started>-<random>.<branch>`` for the command's duration, and
+``gc`` drops no branch a live lease names (:func:`leased_branches`), nor files newer than its start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -26,15 +32,19 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar
 
 from branchops.catalog.base import INTERNAL_PREFIX, RefType
 from branchops.errors import ReferenceConflict, RefNotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from branchops.catalog.base import VersionedCatalog
 
-_NAME = re.compile(rf"^{re.escape(INTERNAL_PREFIX)}(?P<host>[0-9a-f]{{8}})-(?P<pid>\d+)-(?P<started>\d+)-[0-9a-f]+$")
+_OWNER = r"(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-(?P<started>\d+)-[0-9a-f]+"
+_NAME = re.compile(rf"^{re.escape(INTERNAL_PREFIX)}{_OWNER}$")
+_LEASE = re.compile(rf"^{re.escape(INTERNAL_PREFIX)}lease-{_OWNER}\.(?P<branch>.+)$")
 
 
 def host_id() -> str:
@@ -58,7 +68,7 @@ class Owner:
 
 
 def owner_of(name: str) -> Owner | None:
-    m = _NAME.match(name)
+    m = _NAME.match(name) or _LEASE.match(name)
     if m is None:
         return None
     return Owner(m["host"], int(m["pid"]), datetime.fromtimestamp(int(m["started"]), UTC))
@@ -123,3 +133,63 @@ def sweep_dead_local_writers(catalog: VersionedCatalog) -> list[str]:
             catalog.drop_branch(ref.name, expected_hash=ref.hash)
             dropped.append(ref.name)
     return dropped
+
+
+# -- leases on user-visible branches --------------------------------------------------------------
+def lease_name(branch: str) -> str:
+    """The lease this process takes, starting now, on ``branch``."""
+    return f"{INTERNAL_PREFIX}lease-{host_id()}-{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:8]}.{branch}"
+
+
+def leased_branch(name: str) -> str | None:
+    """The branch lease ``name`` guards (None: not a lease)."""
+    m = _LEASE.match(name)
+    return m["branch"] if m else None
+
+
+def leased_branches(catalog: VersionedCatalog, lease: timedelta, now: datetime) -> set[str]:
+    """The branches a live process holds a lease on (see :func:`is_live`)."""
+    out = set()
+    for ref in catalog.list_refs(include_internal=True):
+        branch = leased_branch(ref.name)
+        if branch is not None and is_live(ref.name, lease, now):
+            out.add(branch)
+    return out
+
+
+@contextlib.contextmanager
+def leasing(catalog: VersionedCatalog, branch: str) -> Iterator[str]:
+    """Hold a lease on ``branch`` while the block runs: gc leaves the branch (and files written
+    since) alone. The lease is a private branch at the default branch's head, dropped on exit; a
+    killed holder's lease is dropped like a killed writer's branch."""
+    name = lease_name(branch)
+    catalog.create_branch(name)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(RefNotFound, ReferenceConflict):
+            catalog.drop_branch(name)
+
+
+class _PrCommands(Protocol):
+    @property
+    def catalog(self) -> VersionedCatalog: ...
+
+    def branch(self, pr: int) -> str: ...
+
+
+_Cmds = TypeVar("_Cmds", bound=_PrCommands)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def holds_pr_lease(
+    method: Callable[Concatenate[_Cmds, int, _P], _R],
+) -> Callable[Concatenate[_Cmds, int, _P], _R]:
+    """A ``pr`` command (first argument: the PR number) runs under a lease on its PR branch."""
+    @functools.wraps(method)
+    def run(self: _Cmds, pr: int, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with leasing(self.catalog, self.branch(pr)):
+            return method(self, pr, *args, **kwargs)
+
+    return run

@@ -247,13 +247,23 @@ class VersionedCatalog(ABC):
         RefNotFound: no ref of that name.
         """
 
-    @abstractmethod
     def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
-        """Fork ``name`` off ``from_ref`` (a ref, ``ref@hash`` or ``@hash``); zero-copy.
+        """Fork ``name`` off ``from_ref`` (a ref, ``ref@hash`` or ``@hash``); zero-copy. A commit
+        whose files gc deleted is refused (:func:`branchops.readable.require_readable`).
 
         Raises:
-            InvalidRefName, RefAlreadyExists, RefNotFound.
+            InvalidRefName, RefAlreadyExists, RefNotFound, CheckFailed (gc collected that commit:
+            nothing was created).
         """
+        from branchops.readable import require_readable
+
+        validate_ref_name(name, allow_internal=True)
+        require_readable(self, from_ref or self.default_branch, action=f"create {name} from")
+        return self._create_branch(name, from_ref)
+
+    @abstractmethod
+    def _create_branch(self, name: str, from_ref: str | None) -> Ref:
+        """:meth:`create_branch` once ``from_ref`` is known to be readable."""
 
     @abstractmethod
     def create_tag(self, name: str, from_ref: str) -> Ref:
@@ -348,9 +358,23 @@ class VersionedCatalog(ABC):
             MergeConflict (nothing written), ReferenceConflict, RefNotFound.
         """
 
-    @abstractmethod
     def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
-        """Make ``ref``'s tables equal those of ``to`` (a hash or ref) as a new commit."""
+        """Make ``ref``'s tables equal those of ``to`` (a hash or ref) as a new commit. A commit
+        whose files gc deleted is refused (:func:`branchops.readable.require_readable`).
+
+        Raises:
+            RefNotFound, UsageError (``ref`` is a tag), CheckFailed (gc collected ``to``: nothing
+            was changed).
+        """
+        from branchops.readable import require_readable
+
+        self.get_ref(ref)
+        require_readable(self, to, action=f"reset {ref} to")
+        return self._reset(ref, to, message=message, author=author)
+
+    @abstractmethod
+    def _reset(self, ref: str, to: str, *, message: str | None, author: str | None) -> Commit:
+        """:meth:`reset` once ``to`` is known to be readable."""
 
     # -- housekeeping (gc) ---------------------------------------------------------------
     def ref_updated_at(self, name: str) -> str:

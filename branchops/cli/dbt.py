@@ -93,10 +93,11 @@ def sql(
     import duckdb
 
     from branchops.engine import load_engine
-    from branchops.sql_guard import run_read_only
+    from branchops.sql_guard import check_statement, run_read_only
 
     lh = STATE.lakehouse()
     ref = branch or lh.main
+    check_statement(query, lh.settings.engine)  # refuse before an engine starts (run_read_only checks again)
     engine = load_engine(lh.settings, lh.catalog)
     try:
         data = run_read_only(engine, ref, query)

@@ -16,7 +16,7 @@ from branchops.errors import UsageError
 @app.command()
 def init(
     directory: Annotated[Path, typer.Option("--dir", help="where to create branchops.toml")] = Path("."),
-    backend: Annotated[str, typer.Option(help="sql (embedded, default) or nessie")] = "sql",
+    backend: Annotated[str | None, typer.Option(help="sql (embedded, default) or nessie")] = None,
     catalog_uri: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the embedded catalog")] = None,
     warehouse: Annotated[str | None, typer.Option(help="folder or s3:// URL for table data")] = None,
     nessie_uri: Annotated[str | None, typer.Option(help="Nessie REST API v2 URL")] = None,
@@ -26,21 +26,38 @@ def init(
     apply_roles: Annotated[bool, typer.Option(
         "--apply-roles", help="create the per-job database roles and guards (PostgreSQL catalog)")] = False,
     role_prefix: Annotated[str, typer.Option(help="roles are <prefix>_pr, <prefix>_merge, <prefix>_gc")] = "branchops",
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", help="create only what is missing (branchops.toml, the catalog it names); "
+                             "exit 0 when both are there (CI)")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Create branchops.toml and the lakehouse (catalog + warehouse) with its `main` branch.
 
     With --print-roles / --apply-roles on a folder that is initialized already, only the roles
-    are printed / applied (README: Least-privilege credentials).
+    are printed / applied (README: Least-privilege credentials). With --if-missing next to an
+    existing branchops.toml, the catalog its settings name (BRANCHOPS_* included) is created
+    unless it exists: the idempotent first step of a CI job on a shared lakehouse.
     """
-    from branchops.config import Settings
-    from branchops.project_init import init_project
+    from branchops.config import CONFIG_NAME, Settings
+    from branchops.project_init import ensure_catalog, init_project
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--dir {directory} is a file, not a folder", unchanged="nothing was created",
                          hint="pass a folder (it is created when missing)")
     if catalog_uri is not None:
         check_catalog_uri(Settings(backend="sql", catalog_uri=catalog_uri, root=directory.resolve()), must_exist=False)
+    flags = {"backend": backend, "catalog_uri": catalog_uri, "warehouse": warehouse, "nessie_uri": nessie_uri,
+             "trino_uri": trino_uri}
+    if if_missing and not (print_roles or apply_roles) and (directory / CONFIG_NAME).is_file():
+        from branchops.config import load_settings
+
+        check_catalog_uri(load_settings(directory / CONFIG_NAME), must_exist=False)
+        done = ensure_catalog(directory / CONFIG_NAME, **flags)
+        emit(STATE.fmt(output), done, lambda: say(
+            f"Created the catalog of {done['config']} (backend {done['backend']}, branch {done['main']})"
+            if done["created"] else f"Already initialized: {done['config']} and its catalog exist; nothing changed"))
+        return
+    backend = backend or "sql"
     if print_roles or apply_roles:
         from branchops.cli.roles import init_roles
 

@@ -35,8 +35,7 @@ class State:
             from branchops.lakehouse import Lakehouse
 
             settings = self.settings()
-            # must_exist=False: the CI templates start a shared catalog from BRANCHOPS_CATALOG_URI alone
-            check_catalog_uri(settings, must_exist=False)
+            check_catalog_uri(settings, must_exist=True)  # `branchops init` alone creates a catalog
             self._lakehouse = Lakehouse(settings)
         return self._lakehouse
 
@@ -50,8 +49,8 @@ CATALOG_SCHEMES = ("sqlite", "postgresql")
 
 def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     """A ``catalog_uri`` the embedded backend can open; with ``must_exist`` (every command but
-    ``init``) an SQLite file's folder must be there already, so a mistyped folder never starts an
-    empty lakehouse (a new file in an existing folder is how CI jobs start a shared catalog).
+    ``init``) an SQLite catalog's file must be there already, so a mistyped path never starts an
+    empty lakehouse: only ``branchops init`` (``--if-missing`` in CI) creates one.
 
     Raises:
         ConfigError.
@@ -78,17 +77,15 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
             f"catalog_uri scheme {url.drivername!r} is not supported", unchanged="nothing was read or written",
             hint="use sqlite:///path/catalog.db or postgresql://user@host/db (pip install 'branchops[postgres]')",
         )
-    db = url.database
-    if must_exist and url.get_backend_name() == "sqlite" and db and db != ":memory:":
-        from pathlib import Path
+    from branchops.config import catalog_exists
 
-        if not Path(db).is_file() and not Path(db).parent.is_dir():
-            raise ConfigError(
-                f"no catalog at {db}: its folder does not exist (catalog_uri {settings.catalog_uri!r})",
-                unchanged="nothing was created",
-                hint="fix catalog_uri in branchops.toml (or BRANCHOPS_CATALOG_URI), "
-                     "or create one with `branchops init`",
-            )
+    if must_exist and not catalog_exists(settings):
+        raise ConfigError(
+            f"catalog {url.database} does not exist (catalog_uri {settings.catalog_uri!r})",
+            unchanged="nothing was created",
+            hint="run `branchops init` to create it (`branchops init --if-missing` next to an existing "
+                 "branchops.toml), or fix catalog_uri in branchops.toml / BRANCHOPS_CATALOG_URI",
+        )
 
 
 STATE = State()

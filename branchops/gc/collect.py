@@ -11,7 +11,8 @@ gc (with a shorter retention) and is skipped.
 
 In-flight writes are never touched (:mod:`branchops.wap`): a write-audit-publish branch is dropped
 only when its writer is gone (on this host: its process ended; on another: its lease ran out),
-and no unreferenced file newer than the oldest live writer's start is deleted.
+and no unreferenced file newer than the oldest live writer's start is deleted. A ``pr`` command
+holds such a lease on its PR branch while it runs: that branch is not dropped, whatever the TTL.
 
 Files are listed and deleted by :mod:`branchops.gc.store` (a local folder through ``pyarrow.fs``,
 S3 through boto3, in batches) and read through pyiceberg's FileIO, so both stacks share this
@@ -151,8 +152,10 @@ def _idle_branches(
     catalog: VersionedCatalog, pr_prefix: str, ttl: timedelta, lease: timedelta, now: datetime
 ) -> list[Any]:
     """PR branches idle longer than the TTL, and write-audit-publish branches no live writer owns
-    (:mod:`branchops.wap`: never one of a running process, whatever the TTL)."""
+    (:mod:`branchops.wap`: never one of a running process, whatever the TTL). A PR branch a live
+    ``pr`` command holds a lease on is not idle, whatever the TTL."""
     out = []
+    leased = wap.leased_branches(catalog, lease, now)
     for ref in catalog.list_refs(include_internal=True):
         if ref.type is not RefType.BRANCH or ref.name in catalog.protected:
             continue
@@ -166,7 +169,7 @@ def _idle_branches(
         if internal:
             if not wap.is_live(ref.name, lease, now, updated):
                 out.append((ref, now - updated))
-        elif now - updated > ttl:
+        elif now - updated > ttl and ref.name not in leased:
             out.append((ref, now - updated))
     return out
 
@@ -205,6 +208,8 @@ def collect_garbage(
     lease = parse_duration(settings.gc_wap_lease)
     for ref, idle in _idle_branches(catalog, settings.pr_branch_prefix, ttl, lease, now):
         if not dry_run:
+            if not ref.name.startswith(INTERNAL_PREFIX) and ref.name in wap.leased_branches(catalog, lease, now):
+                continue  # a pr command took it up since the listing
             try:
                 lakehouse.drop_branch(ref.name, expected_hash=ref.hash)
             except (RefNotFound, ReferenceConflict):

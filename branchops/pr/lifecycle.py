@@ -43,6 +43,7 @@ from branchops.pr.model import (
 from branchops.pr.render import bi_relations, render_report
 from branchops.pr.reporter import Reporter
 from branchops.pr.steps import Builder, Differ, default_builder, default_differ
+from branchops.wap import holds_pr_lease
 
 #: How often a merge re-reads a base that keeps moving, and how often it rebuilds on conflict.
 MOVED_RETRIES = 5
@@ -78,6 +79,7 @@ class PullRequests:
     _merge_code = False
 
     # -- open / sync ----------------------------------------------------------------------
+    @holds_pr_lease  # gc leaves pr-N alone while this runs
     def sync(self, pr: int, sha: str, project_dir: Path, base: str | None = None) -> Outcome:
         """Fork ``pr-N`` afresh from the base, build modified+, diff, record, report; the
         ``branchops`` check on ``sha`` is in progress meanwhile, then success or failure."""
@@ -191,6 +193,7 @@ class PullRequests:
         )
 
     # -- merge ----------------------------------------------------------------------------
+    @holds_pr_lease
     def merge(
         self,
         pr: int,

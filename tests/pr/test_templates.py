@@ -162,12 +162,13 @@ def test_templates_parse_and_route_every_event() -> None:
         {"schedule": "schedule"}.get(f.stem, "pull_request_review" if "review" in f.stem else "pull_request"),
         json.loads(f.read_text()), secrets, variables)] for f in EVENTS.glob("[ps]*.json")}
     assert jobs == {
-        "pull_request_opened": [("sync", ["pr", "sync"])],
-        "pull_request_synchronize": [("sync", ["pr", "sync"])],
+        "pull_request_opened": [("sync", ["init", "--if-missing"]), ("sync", ["pr", "sync"])],
+        "pull_request_synchronize": [("sync", ["init", "--if-missing"]), ("sync", ["pr", "sync"])],
         "pull_request_review_approved": [("merge", ["pr", "merge"])],
         "pull_request_closed": [("close", ["pr", "close"])],
         "pull_request_closed_merged": [],
-        "schedule": [("nightly", ["dbt", "build"]), ("gc", ["gc", "--older-than"])],
+        "schedule": [("nightly", ["init", "--if-missing"]), ("nightly", ["dbt", "build"]),
+                     ("gc", ["gc", "--older-than"])],
     }
     approved = github_commands("pull_request_review", json.loads((EVENTS / "pull_request_review_approved.json")
                                                                   .read_text()), secrets, variables)
@@ -177,10 +178,12 @@ def test_templates_parse_and_route_every_event() -> None:
     gl = {f.stem: [(j, a[1:3]) for j, a, _ in gitlab_commands(json.loads(f.read_text()))]
           for f in EVENTS.glob("gitlab_*.json")}
     assert gl == {
-        "gitlab_merge_request_event": [("branchops:sync", ["pr", "sync"])],
+        "gitlab_merge_request_event": [("branchops:sync", ["init", "--if-missing"]),
+                                       ("branchops:sync", ["pr", "sync"])],
         "gitlab_trigger_approved": [("branchops:merge", ["pr", "merge"])],
         "gitlab_trigger_closed": [("branchops:close", ["pr", "close"])],
-        "gitlab_schedule": [("branchops:nightly", ["dbt", "build"]), ("branchops:gc", ["gc", "--older-than"])],
+        "gitlab_schedule": [("branchops:nightly", ["init", "--if-missing"]), ("branchops:nightly", ["dbt", "build"]),
+                            ("branchops:gc", ["gc", "--older-than"])],
     }
 
 
@@ -236,7 +239,13 @@ def test_github_workflow_end_to_end(checkout: Path, tmp_path: Path, github: Fake
     def event(name: str, kind: str = "pull_request") -> list[tuple[str, list[str], dict[str, str]]]:
         return github_commands(kind, json.loads((EVENTS / f"{name}.json").read_text()), secrets, variables)
 
-    assert run(["branchops", "init"], env, checkout).returncode in (0, 2)
+    missing = run(["branchops", "demo-data", "--scale", "0.001"], env, checkout)  # no catalog yet: refused
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "init" in missing.stderr
+    assert not (tmp_path / "shared").exists(), "a refused command created a catalog"
+    assert run(["branchops", "init"], env, checkout).returncode == 2  # branchops.toml is there already
+    for created in (True, False):  # the templates' first step: idempotent
+        init = run(["branchops", "init", "--if-missing", "-o", "json"], env, checkout)
+        assert init.returncode == 0 and json.loads(init.stdout)["created"] is created, init.stderr
     assert run(["branchops", "demo-data", "--scale", "0.001"], env, checkout).returncode == 0
     run_all(event("schedule", "schedule"), checkout)  # production build of main + gc
     settings = load_settings(checkout / "branchops.toml", catalog_uri=secrets["BRANCHOPS_CATALOG_URI"],
@@ -300,11 +309,12 @@ def _gitlab_pipelines(checkout: Path, secrets: dict[str, str], variables: dict[s
         cmds = [(j, a, env) for j, a, _ in gitlab_commands(json.loads((EVENTS / f"{name}.json").read_text()))]
         return run_all(cmds, checkout)
 
+    assert run(["branchops", "init", "--if-missing"], env, checkout).returncode == 0
     assert run(["branchops", "demo-data", "--scale", "0.001"], env, checkout).returncode == 0
     pipeline("gitlab_schedule")
     change_a_model(checkout)
     sync = pipeline("gitlab_merge_request_event")
-    assert MARKER in sync[0].stdout  # no GitHub here: the report is printed
+    assert MARKER in sync[-1].stdout  # no GitHub here: the report is printed
     pipeline("gitlab_trigger_approved")
     pipeline("gitlab_trigger_closed")
     settings = load_settings(checkout / "branchops.toml", **{"catalog_uri": env["BRANCHOPS_CATALOG_URI"],

@@ -125,3 +125,32 @@ def test_config_values(key: str, data: st.DataObject, shared_project: Path, cli:
         assert secret not in res.out + res.err
     assert catalog_digest(shared_project) == digest
     assert not (cfg.parent / ".branchops").exists()
+
+
+def test_a_catalog_that_does_not_exist_is_refused_and_init_if_missing_creates_it(
+    tmp_path: Path, cli: CliRun, counts: Counter[str]
+) -> None:
+    """A mistyped ``catalog_uri`` never starts an empty lakehouse: every command but ``init`` refuses
+    it (exit 2, nothing created); ``init --if-missing`` creates it once and then changes nothing."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    cfg = root / "branchops.toml"
+    csv = root / "ok.csv"
+    csv.write_text("id\n1\n")
+    for uri in ("sqlite:///no/such/folder/catalog.db", "sqlite:///typo.db"):
+        cfg.write_text(f'[branchops]\ncatalog_uri = "{uri}"\nwarehouse = "wh"\n')
+        before = sorted(root.rglob("*"))
+        for args in (("branch", "list"), ("ingest", "raw.t", str(csv)), ("gc", "--dry-run", "-o", "json"),
+                     ("sql", "select 1")):
+            res = cli("--config", str(cfg), *args)
+            check(res, counts, "missing catalog")
+            assert "does not exist" in res.err and "branchops init" in res.err, res
+            assert sorted(root.rglob("*")) == before, f"{args} created something"
+        clash = cli("init", "--dir", str(root), "--if-missing", "--warehouse", "elsewhere")
+        check(clash, counts, "init --if-missing with other settings")
+        assert sorted(root.rglob("*")) == before
+        for created in (True, False):
+            init = cli("init", "--dir", str(root), "--if-missing", "--warehouse", "wh", "-o", "json")
+            assert init.code == 0 and init.json()["created"] is created, init
+        assert cli("--config", str(cfg), "branch", "list").code == 0
+    assert cli("init", "--dir", str(root)).code == 2  # without --if-missing an initialized folder is refused

@@ -11,9 +11,11 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from reliability_helpers import CliRun, catalog_digest, clean_refusal, open_lh, read_every_ref, table_rows
 
 from branchops.catalog.base import INTERNAL_PREFIX
+from branchops.errors import CheckFailed
 from branchops.gc.collect import collect_garbage
 
 
@@ -46,6 +48,11 @@ def test_gc_after_a_shorter_retention_does_not_wedge_and_collected_commits_are_r
                  ("branch", "create", "old", "--from", f"main@{with_c}")):
         refused = cli(*args)
         assert clean_refusal(refused, code=1) and "gc has deleted" in refused.err, refused
+    with open_lh() as lh:  # the Python API refuses them too (the check lives in the catalog)
+        for call in (lambda: lh.catalog.reset("main", with_c), lambda: lh.catalog.create_branch("old", f"@{with_c}"),
+                     lambda: lh.catalog.create_branch("old", f"main@{with_c}")):
+            with pytest.raises(CheckFailed, match="gc has deleted"):
+                call()
     assert catalog_digest(project) == digest
     ok = cli("branch", "create", "older", "--from", f"@{before_c}")  # its files are main's: fine
     assert ok.code == 0, ok.err
@@ -143,3 +150,61 @@ def test_gc_racing_writer_processes_loses_nothing(project: Path, tmp_path: Path,
     assert wap_branches() == []
     counts["gc/writer races: writers x commits (nothing lost)"] += writers * commits
     counts["gc/writer races: gc runs during writes"] += int(gc_out.split()[-1])
+
+
+PR_SYNC = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    import pyarrow as pa
+    from branchops.config import load_settings
+    from branchops.lakehouse import Lakehouse
+    from branchops.pr import PullRequests, Reporter
+    from branchops.pr.model import BuildOutcome
+    stop = sys.argv[1]
+
+    class SlowBuild:  # the dbt step of a real sync, stood in for by a write and a wait
+        def build(self, lakehouse, *, branch, project_dir, base):
+            lakehouse.ingest("raw.built", pa.table({"id": [1, 2, 3]}), branch=branch)
+            print("building", flush=True)
+            while not os.path.exists(stop):
+                time.sleep(0.05)
+            return BuildOutcome(ok=True, built=("raw.built",))
+
+    with Lakehouse(load_settings()) as lh:
+        out = PullRequests(lh, Reporter(None, echo=lambda _t: None), builder=SlowBuild()).sync(
+            7, "6dcb09b5b57875f334f61aebed695e2e4193db5e", Path("."))
+    print(out.status.value, flush=True)
+""")
+
+
+def test_gc_never_drops_a_pr_branch_whose_sync_is_in_flight(project: Path, tmp_path: Path,
+                                                            counts: Counter[str]) -> None:
+    """A ``pr sync`` in another process holds a lease on pr-7 while it builds: ``gc --older-than 0s``
+    (retention 0s) leaves pr-7 and its files alone; once the sync has ended, the same gc drops it."""
+    stop = tmp_path / "stop"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_", "GITLAB"))}
+    sync = subprocess.Popen([sys.executable, "-c", PR_SYNC, str(stop)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert sync.stdout is not None and sync.stdout.readline().strip() == "building", sync.communicate()[1]
+        leases = [n for n in wap_branches() if ".pr-7" in n]
+        assert len(leases) == 1, wap_branches()
+        os.environ["BRANCHOPS_GC_RETENTION"] = "0s"
+        try:
+            with open_lh() as lh:
+                res = collect_garbage(lh, older_than="0s")
+                assert "pr-7" not in [b["name"] for b in res.dropped_branches]
+                assert lh.read("raw.built", "pr-7").num_rows == 3  # its data files are all there
+        finally:
+            del os.environ["BRANCHOPS_GC_RETENTION"]
+    finally:
+        stop.touch()
+        out, err = sync.communicate(timeout=300)
+    assert sync.returncode == 0 and out.strip() == "passed", err[-2000:]
+    with open_lh() as lh:
+        head = lh.catalog.log("pr-7", limit=1)[0]
+        assert head.properties.get("branchops.pr") == "7" or "validate PR #7" in head.message
+        assert lh.read("raw.built", "pr-7").num_rows == 3
+        assert wap_branches() == []  # the lease went with the command
+        assert "pr-7" in [b["name"] for b in collect_garbage(lh, older_than="0s").dropped_branches]  # idle now
+    counts["gc/writer races: gc runs during a pr sync (pr branch kept)"] += 1

@@ -139,7 +139,7 @@ class NessieVersionedCatalog(VersionedCatalog):
         r = self.api.create_reference(name, "TAG" if kind is RefType.TAG else "BRANCH", None, source)
         return Ref(r.name, r.hash, kind)
 
-    def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
+    def _create_branch(self, name: str, from_ref: str | None) -> Ref:
         return self._create(name, from_ref or self.default_branch, RefType.BRANCH)
 
     def create_tag(self, name: str, from_ref: str) -> Ref:
@@ -407,7 +407,7 @@ class NessieVersionedCatalog(VersionedCatalog):
                     side[table] = loc
         return sides
 
-    def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
+    def _reset(self, ref: str, to: str, *, message: str | None, author: str | None) -> Commit:
         head = self._branch(ref, "reset")
         goal_hash = self.resolve(to)
         goal = {} if goal_hash == NO_ANCESTOR else self.tables(f"@{goal_hash}")

@@ -271,7 +271,7 @@ class SqlVersionedCatalog(VersionedCatalog):
         with self._reading() as conn:
             return published(conn)
 
-    def create_branch(self, name: str, from_ref: str | None = None) -> Ref:
+    def _create_branch(self, name: str, from_ref: str | None) -> Ref:
         return self._create_ref(name, from_ref or self.default_branch, RefType.BRANCH)
 
     def create_tag(self, name: str, from_ref: str) -> Ref:
@@ -375,7 +375,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             )
             return MergeResult(source, target, commit.hash, merged, base, False, False, t_head)
 
-    def reset(self, ref: str, to: str, *, message: str | None = None, author: str | None = None) -> Commit:
+    def _reset(self, ref: str, to: str, *, message: str | None, author: str | None) -> Commit:
         with self.engine.begin() as conn:
             ref_type, head = self._head(conn, ref, lock=True)
             if ref_type is RefType.TAG:
