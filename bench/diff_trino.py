@@ -14,7 +14,9 @@ one for samples, with no scratch tables. The JSON records each scenario's method
 It starts the servers the integration tests start (``tests/integration``: Nessie 0.95 test
 server, moto S3, Trino 476 on Java 24+), on loopback, and stops them at the end. The first diff of
 a scenario is reported apart (``cold``: catalogs created, Trino's JIT warming up) from the
-repeats. Times are the ``diff_refs`` call, measured in this process. Writes
+repeats. Times are the ``diff_refs`` call, measured in this process; each run also lists the
+queries Trino ran for it (``system.runtime.queries``: queued, analysis, planning and elapsed
+milliseconds) and the time spent outside Trino (catalog, metadata, Python). Writes
 bench/results/diff_trino.json.
 """
 
@@ -28,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +78,29 @@ def diff_once(lh: Any, head: str) -> dict[str, Any]:
     from branchops.engine import load_engine
 
     with load_engine(lh.settings, lh.catalog) as engine:
+        since = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         t0 = time.perf_counter()
         res = diff_refs(lh, "main", head, engine=engine, keys={TABLE: ("id",)}, sample=5)
         secs = time.perf_counter() - t0
+        queries = trino_queries(engine, since)
     t = res.tables[0] if res.tables else None
+    in_trino = sum(q["elapsed_ms"] or 0 for q in queries) / 1000
     return {"seconds": round(secs, 4), "method": t.method.value if t else "no_table_moved",
-            "rows": t.rows.to_dict() if t and t.rows else None}
+            "rows": t.rows.to_dict() if t and t.rows else None,
+            "queries": len(queries), "seconds_in_trino": round(in_trino, 3),
+            "seconds_outside_trino": round(secs - in_trino, 3), "per_query": queries}
+
+
+def trino_queries(engine: Any, since: str) -> list[dict[str, Any]]:
+    """The queries Trino ran since ``since`` (this diff's: the bench runs alone on its server),
+    from ``system.runtime.queries``: where each one's time went (queued, analysis, planning, the rest
+    is execution and fetching the result)."""
+    sql = ("SELECT queued_time_ms, analysis_time_ms, planning_time_ms, date_diff('millisecond', created, \"end\"), "
+           "substr(regexp_replace(query, '\\s+', ' '), 1, 140) FROM system.runtime.queries "
+           f"WHERE created >= from_iso8601_timestamp('{since}') AND query NOT LIKE '%system.runtime.queries%' "
+           "ORDER BY created")
+    names = ("queued_ms", "analysis_ms", "planning_ms", "elapsed_ms", "query")
+    return [dict(zip(names, row, strict=True)) for row in engine.query(sql)]
 
 
 def scenario(lh: Any, head: str, repeat: int) -> dict[str, Any]:

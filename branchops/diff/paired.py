@@ -12,6 +12,11 @@ table written, read and dropped), the keyed diff of a table whose keys are uniqu
 2. ``paired_samples``: up to ``n`` added, removed and changed rows, ordered by key, from the same
    join (only when something differs).
 
+Without a key (``keyless_diff``) it is the multiset difference of row hashes, with no stored
+result either: one query counts the rows only in base and only in head (``GROUP BY`` hash, the
+copies per side summed), a second fetches up to ``n`` sample rows of each side (only when
+something differs).
+
 When the proof fails (a repeated key) the caller takes the general path, which pairs the n-th
 rows of a repeated key and counts duplicate keys; on unique keys both paths agree exactly.
 """
@@ -26,7 +31,19 @@ from sqlglot import exp
 
 from branchops.diff.model import ChangedRow, Profile, RowCounts, Samples
 from branchops.diff.profile import one_row
-from branchops.diff.queries import HASH, DiffColumn, _col, _from, _value, column_differs, row_hash
+from branchops.diff.queries import (
+    HASH,
+    MULT,
+    SIDE,
+    DiffColumn,
+    _col,
+    _from,
+    _value,
+    column_differs,
+    residue_hashes,
+    residue_rows,
+    row_hash,
+)
 
 if TYPE_CHECKING:
     from branchops.engine.base import Engine
@@ -212,3 +229,44 @@ def _samples(engine: Engine, sql: str, key: Sequence[str], values: Sequence[Diff
             side = "h" if kind == 0 else "b"
             found[kind].append({**k, **{c.name: r[f"{side}{j}"] for j, c in enumerate(values)}})
     return Samples(tuple(found[0]), tuple(found[1]), tuple(found[2]))
+
+
+def keyless_counts(base: exp.Expr | None, head: exp.Expr | None, columns: Sequence[DiffColumn],
+                   dialect: str) -> exp.Select:
+    """One row ``(removed, added)``: copies of a row hash more in base, more in head."""
+    n = exp.column(MULT)
+    zero = exp.Literal.number(0)
+    more = {"removed": (exp.GT(this=n.copy(), expression=zero.copy()), n.copy()),
+            "added": (exp.LT(this=n.copy(), expression=zero.copy()), exp.Neg(this=n.copy()))}
+    sums = {name: exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=value)], default=zero.copy()))
+            for name, (cond, value) in more.items()}
+    sel = [exp.alias_(exp.Coalesce(this=total, expressions=[zero.copy()]), name) for name, total in sums.items()]
+    return exp.select(*sel).from_(residue_hashes(base, head, columns, dialect).subquery("g"), copy=False)
+
+
+def keyless_samples(base: exp.Expr | None, head: exp.Expr | None, columns: Sequence[DiffColumn], limit: int,
+                    dialect: str) -> exp.Select:
+    """``(__side, v<j>...)``: up to ``limit`` rows of each side's excess, ordered by row hash."""
+    residue = residue_rows(base, head, residue_hashes(base, head, columns, dialect), columns, dialect)
+    rn = exp.Window(this=exp.RowNumber(), partition_by=[exp.column(SIDE)],
+                    order=exp.Order(expressions=[exp.Ordered(this=exp.column(HASH))]))
+    numbered = exp.select(exp.Star(), exp.alias_(rn, "__k")).from_(residue.subquery("r"), copy=False)
+    return (exp.select(exp.column(SIDE), *[exp.alias_(_col(c.name), f"v{j}") for j, c in enumerate(columns)])
+            .from_(numbered.subquery("x"), copy=False)
+            .where(exp.LTE(this=exp.column("__k"), expression=exp.Literal.number(limit)), copy=False)
+            .order_by(exp.column(SIDE), exp.column("__k"), copy=False))
+
+
+def keyless_diff(engine: Engine, base: exp.Expr | None, head: exp.Expr | None, columns: Sequence[DiffColumn],
+                 counts: tuple[int, int], sample: int) -> tuple[RowCounts, Samples]:
+    """The keyless diff of ``base`` and ``head`` (None: no rows) in one query, two with samples."""
+    dialect = engine.DIALECT
+    row = one_row(engine, keyless_counts(base, head, columns, dialect).sql(dialect))
+    removed, added = int(row["removed"]), int(row["added"])
+    samples = Samples()
+    if sample > 0 and added + removed:
+        found: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
+        for r in engine.query_arrow(keyless_samples(base, head, columns, sample, dialect).sql(dialect)).to_pylist():
+            found[int(r[SIDE])].append({c.name: r[f"v{j}"] for j, c in enumerate(columns)})
+        samples = Samples(added=tuple(found[1]), removed=tuple(found[0]))
+    return RowCounts(counts[0], counts[1], added, removed, None), samples

@@ -117,11 +117,13 @@ def residue_hashes(
 def residue_rows(
     base: exp.Expr | None,
     head: exp.Expr | None,
-    hashes: str,
+    hashes: str | exp.Select,
     columns: Sequence[DiffColumn],
     dialect: str,
 ) -> exp.Query:
-    """``(__side, __h, cols...)``: the rows behind ``hashes`` (a table holding ``residue_hashes``)."""
+    """``(__side, __h, cols...)``: the rows behind ``hashes`` (a table holding ``residue_hashes``,
+    or that query itself, for an engine where a stored result costs statements of its own)."""
+    found = exp.to_table(hashes, dialect=dialect).as_("d") if isinstance(hashes, str) else hashes.subquery("d")
     names = [exp.column(exp.to_identifier(c.name, quoted=True)) for c in columns]
     parts: list[exp.Select] = []
     for side, src in ((0, base), (1, head)):
@@ -136,7 +138,7 @@ def residue_rows(
             exp.select(exp.column(HASH, "r"), *[exp.column(n.this, "r") for n in names],
                        exp.alias_(rn, RN), exp.alias_(copies, MULT))
             .from_(_hashed(src, columns, side, dialect, values=True).subquery("r"), copy=False)
-            .join(exp.to_table(hashes, dialect=dialect).as_("d"),
+            .join(found.copy(),
                   on=exp.and_(exp.EQ(this=exp.column(HASH, "r"), expression=exp.column(HASH, "d")), wanted),
                   copy=False)
         )

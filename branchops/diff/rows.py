@@ -86,6 +86,9 @@ def diff_rows(
                                  profile=profile)
         if got is not None:
             return RowDiff(got.rows, got.columns, got.samples, (0, 0), got.profiles)
+    if not key and engine.ONE_QUERY_KEYED_DIFF:  # no stored results: the multiset diff in one query
+        rows, samples = paired.keyless_diff(engine, base, head, columns, counts, opts.sample)
+        return RowDiff(rows, {}, samples)
     scratch = _Scratch(engine)
     try:
         duplicates = profiles = None

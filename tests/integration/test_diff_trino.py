@@ -5,10 +5,11 @@ local files, diffed in DuckDB) and the production one (Nessie, S3, diffed in Tri
 of the history takes one diff path: ``same_snapshot`` (only a table property changed),
 ``file_pruning`` (one of four data files rewritten: keyed and keyless), ``full_scan`` (every file
 rewritten: keyed, keyless, and keyed with a repeated key, which Trino diffs through its scratch
-tables). Both engines must report the same method, counts, per-column changes, samples,
-duplicate keys and profiles (approximate distinct counts aside, means to 9 digits; keyless
-samples as sets, as both engines list them in the order of their own row hash: the sample
-cap is above every count here, so both list every differing row).
+tables; keyed on unique keys and keyless, Trino stores none). Both engines must report the
+same method, counts, per-column changes, samples, duplicate keys and profiles (approximate
+distinct counts aside, means to 9 digits; keyless samples as sets, as both engines list them in
+the order of their own row hash: the sample cap is above every count here, so both list every
+differing row).
 """
 
 from __future__ import annotations
@@ -106,3 +107,30 @@ def test_trino_diff_equals_duckdb_diff_for_every_method(twins: tuple[Lakehouse, 
     assert got["d.dups"]["duplicate_keys"] == {"base": 1, "head": 1, "scope": "table"}
     full = got["d.full"]["rows"]
     assert (full["added"], full["removed"], full["changed"]) == (5, 2, 6)  # 40..44; 0, 1; 6, 12, .., 36
+    # keyless: the multiset difference of rows, counted by hand
+    pk, fk = got["d.pruned_keyless"]["rows"], got["d.full_keyless"]["rows"]
+    assert (pk["added"], pk["removed"]) == (2, 3)  # 0 gone; 4 and 8 changed (one copy each side)
+    assert (fk["added"], fk["removed"]) == (11, 8)  # 40..44 and 6, 12, .., 36 changed; 0, 1 gone
+
+
+class _Counting(TrinoEngine):
+    """Counts the scratch tables a diff stores (Trino's memory connector: a statement each)."""
+
+    stored: list[str]
+
+    def materialize(self, name: str, sql: str) -> str:
+        self.stored = [*getattr(self, "stored", []), name]
+        return super().materialize(name, sql)
+
+
+def test_trino_keyless_and_unique_key_diffs_store_no_scratch_table(twins: tuple[Lakehouse, Lakehouse]) -> None:
+    local, prod = twins
+    pick = ["d.pruned", "d.pruned_keyless", "d.full", "d.full_keyless"]
+    want = comparable(diff_refs(local, "main", "feat", keys=KEYS, tables=pick, sample=50).to_dict())
+    with _Counting(prod.catalog, prod.settings) as engine:
+        got = comparable(diff_refs(prod, "main", "feat", engine=engine, keys=KEYS, tables=pick, sample=50).to_dict())
+        assert getattr(engine, "stored", []) == []
+        assert engine._scratch_schema is None
+    assert sorted(got) == sorted(pick)
+    assert {t: d["method"] for t, d in got.items()} == {t: METHODS[t] for t in pick}
+    assert got == want

@@ -160,3 +160,25 @@ def test_5xx_is_retried_then_reported(uri: str) -> None:
     with pytest.raises(BackendError) as err:
         always.get_reference("main")
     assert TOKEN not in str(err.value)
+
+
+def test_branch_create_is_two_round_trips_and_nessie_needs_both(uri: str, tmp_path: Path) -> None:
+    """Create reads the source's head and posts the new ref at it; Nessie refuses a create without
+    the target hash, so neither request can go (issue 13: create latency is these two trips)."""
+    sent: list[str] = []
+
+    def record(r: httpx.Request) -> None:
+        sent.append(f"{r.method} {r.url.path.rsplit('/api/v2', 1)[-1]}")
+
+    client = httpx.Client(event_hooks={"request": [record]})
+    cat = NessieVersionedCatalog(uri, client=client, warehouse=str(tmp_path))
+    head = cat.resolve("main")
+    sent.clear()
+    ref = cat.create_branch("two_trips", "main")
+    assert ref.hash == head
+    assert sent == ["GET /trees/main", "POST /trees"]
+    no_hash = client.post(f"{uri}/trees", params={"name": "no_hash", "type": "BRANCH"},
+                          json={"type": "BRANCH", "name": "main"})
+    assert no_hash.status_code == 400 and "hash" in no_hash.json()["message"].lower()
+    assert "no_hash" not in {r.name for r in cat.list_refs()}
+    client.close()
