@@ -15,6 +15,12 @@ run in the benchmark's process; both alternate in one run, so the difference is 
 (HTTP, JSON both ways, routing, the client's parsing). ``http_floor_get_config`` is a request
 that does no catalog work: what the transport and process scheduling alone cost on the machine
 (on a loaded machine that floor, not the catalog, dominates). Target (issue 12): REST adds <= 5 ms p50 on loopback.
+
+``attribution`` splits a REST call into its parts, all p50 in the same run: the server's own
+phases (its ``Server-Timing`` header: body read + JSON parse, catalog work, response encoding),
+the client's parsing of the response (pyiceberg's models), and the rest (HTTP on loopback, the
+``requests`` library pyiceberg uses, waiting to be scheduled). ``connections_opened`` counts the
+TCP connections pyiceberg's session opened over the whole run (keep-alive: 1).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
-from pyiceberg.catalog.rest import RestCatalog
+import requests
+from pyiceberg.catalog.rest import RestCatalog, TableResponse
+from pyiceberg.table import CommitTableResponse
 
 from branchops.catalog.iceberg import BranchIcebergCatalog
 from branchops.config import Settings
@@ -70,6 +78,39 @@ def _paired(direct: Callable[[int], Any], rest: Callable[[int], Any], n: int) ->
     return {"direct": direct_s, "rest": rest_s, "added_p50_ms": added,
             "ratio_p50": round(rest_s["p50_ms"] / direct_s["p50_ms"], 3) if direct_s["p50_ms"] else None,
             "target_met": added <= TARGET_ADDED_MS}
+
+
+def _server_timing(response: requests.Response) -> dict[str, float]:
+    """``Server-Timing: body;dur=0.1, catalog;dur=0.9, encode;dur=0.0`` as ``{phase: seconds}``."""
+    out = {}
+    for part in response.headers.get("Server-Timing", "").split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            out[name] = float(dur) / 1000
+    return out
+
+
+def _attribute(call: Callable[[int], requests.Response], parse: Callable[[str], Any], n: int) -> dict[str, Any]:
+    """One REST call split into server phases, client parsing and the rest (transport, scheduling)."""
+    wall: list[float] = []
+    client_parse: list[float] = []
+    phases: dict[str, list[float]] = {}
+    for i in range(n):
+        t0 = time.perf_counter()
+        response = call(i)
+        wall.append(time.perf_counter() - t0)
+        response.raise_for_status()
+        for name, seconds in _server_timing(response).items():
+            phases.setdefault(name, []).append(seconds)
+        text = response.text
+        t0 = time.perf_counter()
+        parse(text)
+        client_parse.append(time.perf_counter() - t0)
+    server = [sum(p[i] for p in phases.values()) for i in range(n)]
+    out: dict[str, Any] = {"request_wall": _ms(wall), **{f"server_{k}": _ms(v) for k, v in phases.items()},
+                           "server_total": _ms(server), "client_parse_response": _ms(client_parse)}
+    out["transport_and_scheduling_p50_ms"] = round(out["request_wall"]["p50_ms"] - out["server_total"]["p50_ms"], 3)
+    return out
 
 
 def _serve(root: Path) -> subprocess.Popen[str]:
@@ -120,6 +161,10 @@ def run(n_load: int, n_commit: int, columns: int) -> dict[str, Any]:
 
                 commit_times: dict[str, list[float]] = {"direct": [], "rest": []}
                 _paired(commit_direct, commit_rest, n_commit)
+                connections = sum(pool.num_connections for adapter in rest_cat._session.adapters.values()
+                                  for pool in adapter.poolmanager.pools._container.values())
+                attribution = _attribution(uri, rest_cat, n_load, n_commit)
+                attribution["connections_opened"] = connections
                 direct_s, rest_s = _ms(commit_times["direct"]), _ms(commit_times["rest"])
                 added = round(rest_s["p50_ms"] - direct_s["p50_ms"], 3)
                 commit = {"direct": direct_s, "rest": rest_s, "added_p50_ms": added,
@@ -129,7 +174,20 @@ def run(n_load: int, n_commit: int, columns: int) -> dict[str, Any]:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-    return {"load_table": load, "commit": commit, "http_floor_get_config": floor}
+    return {"load_table": load, "commit": commit, "http_floor_get_config": floor, "attribution": attribution}
+
+
+def _attribution(uri: str, rest_cat: RestCatalog, n_load: int, n_commit: int) -> dict[str, Any]:
+    """The same load and commit requests pyiceberg sends, on a ``requests`` session like its own."""
+    url = f"{uri}/v1/bench/namespaces/raw/tables/orders"
+    table_uuid = str(rest_cat.load_table("raw.orders").metadata.table_uuid)
+    with requests.Session() as session:
+        load = _attribute(lambda _: session.get(url), TableResponse.model_validate_json, n_load)
+        commit = _attribute(lambda i: session.post(url, json={
+            "requirements": [{"type": "assert-table-uuid", "uuid": table_uuid}],
+            "updates": [{"action": "set-properties", "updates": {"bench": f"a{i}"}}]}),
+            CommitTableResponse.model_validate_json, n_commit)
+    return {"load_table": load, "commit": commit}
 
 
 def main(argv: list[str] | None = None) -> int:

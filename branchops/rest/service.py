@@ -69,6 +69,12 @@ class _CreateTableRequest(CreateTableRequest):
     write_order: SortOrder | None = Field(alias="write-order", default=None)
 
 
+class _RegisterTableRequest(RegisterTableRequest):
+    """The spec's RegisterTableRequest: ``overwrite`` is optional (default false)."""
+
+    overwrite: bool = False
+
+
 class _CommitRequest(IcebergBaseModel):
     requirements: tuple[TableRequirement, ...] = Field(default_factory=tuple)
     updates: tuple[TableUpdate, ...] = Field(default_factory=tuple)
@@ -176,7 +182,7 @@ class RestCatalogService:
     def _require_namespace(self, ns: Namespace) -> dict[str, str]:
         tables = self._tables(ns.ref, ns.as_sent)
         if not self._namespace_exists(ns, tables):
-            raise RestError(404, "NoSuchNamespaceException", f"namespace {ns.name!r} does not exist on {ns.ref}")
+            raise RestError(404, "NoSuchNamespaceException", f"Namespace does not exist: {ns.name}")
         return tables
 
     def _table_response(self, catalog: BranchIcebergCatalog, name: TableName) -> str:
@@ -210,7 +216,7 @@ class RestCatalogService:
         tables = self._tables(ns.ref, ns.as_sent)
         with self._lock:
             if self._namespace_exists(ns, tables):
-                raise RestError(409, "AlreadyExistsException", f"namespace {ns.name!r} already exists on {ns.ref}")
+                raise RestError(409, "AlreadyExistsException", f"Namespace already exists: {ns.name} (on {ns.ref})")
             self._created.add((ns.ref, ns.name))
         return 200, {"namespace": [ns.as_sent], "properties": self._namespace_properties(ns)}
 
@@ -229,7 +235,8 @@ class RestCatalogService:
         ns = Namespace.parse(raw, ref or self.default_ref)
         tables = self._require_namespace(ns)
         if any(t.rpartition(".")[0] == ns.name for t in tables):
-            raise RestError(409, "NamespaceNotEmptyException", f"namespace {ns.name!r} holds tables on {ns.ref}")
+            raise RestError(409, "NamespaceNotEmptyException",
+                            f"Namespace is not empty: {ns.name} holds tables on {ns.ref}")
         with self._lock:
             self._created.discard((ns.ref, ns.name))
         return 204, None
@@ -255,7 +262,7 @@ class RestCatalogService:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
         location = self._tables(name.ref, name.namespace.as_sent, for_table=True).get(name.table_id)
         if location is None:
-            raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
+            raise RestError(404, "NoSuchTableException", f"Table does not exist: {name.table_id} (on {name.ref})")
         # The metadata file is the response's "metadata", as written: no parse, no re-serialization
         # (the slowest part of a load otherwise).
         with iceberg_errors(f"loading {name.as_sent}"):
@@ -273,7 +280,7 @@ class RestCatalogService:
     def table_exists(self, ref: str | None, raw_ns: str, raw_table: str) -> Answer:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
         if name.table_id not in self._tables(name.ref, name.namespace.as_sent, for_table=True):
-            raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
+            raise RestError(404, "NoSuchTableException", f"Table does not exist: {name.table_id} (on {name.ref})")
         return 204, None
 
     def create_table(self, ref: str | None, raw_ns: str, body: Body) -> Answer:
@@ -287,10 +294,10 @@ class RestCatalogService:
         catalog = self._catalog(name.ref, f"create {name.table_id} (REST)")
         args = (req.location, req.partition_spec or UNPARTITIONED_PARTITION_SPEC,
                 req.write_order or UNSORTED_SORT_ORDER, {"gc.enabled": "false", **req.properties})
+        if name.table_id in self.versioned.tables(name.ref):
+            raise RestError(409, "AlreadyExistsException", f"Table already exists: {name.table_id} (on {name.ref})")
         with iceberg_errors(f"creating {name.table_id} on {name.ref}"):
             if req.stage_create:  # the client commits the table later (create transaction)
-                if name.table_id in self.versioned.tables(name.ref):
-                    raise TableAlreadyExistsError(f"table {name.table_id} already exists on {name.ref}")
                 staged = catalog._create_staged_table(name.table_id, req.table_schema, *args)
                 return 200, TableResponse(metadata_location=None, metadata=staged.metadata,  # type: ignore[call-arg]
                                           config={}).model_dump_json()
@@ -304,7 +311,7 @@ class RestCatalogService:
         tables = self._tables(name.ref, name.namespace.as_sent, for_table=True)
         creating = any(r.type == "assert-create" for r in req.requirements)
         if name.table_id not in tables and not creating:
-            raise RestError(404, "NoSuchTableException", f"no table {name.table_id} on {name.ref}")
+            raise RestError(404, "NoSuchTableException", f"Table does not exist: {name.table_id} (on {name.ref})")
         catalog = self._catalog(name.ref, f"commit {name.table_id} (REST)")
         with iceberg_errors(f"committing {name.table_id} on {name.ref}"):
             res = catalog.commit_updates(name.table_id, req.requirements, req.updates)
@@ -320,10 +327,12 @@ class RestCatalogService:
 
     def register_table(self, ref: str | None, raw_ns: str, body: Body) -> Answer:
         ns = Namespace.parse(raw_ns, ref or self.default_ref)
-        req: RegisterTableRequest = _parse(RegisterTableRequest, body)
+        req: _RegisterTableRequest = _parse(_RegisterTableRequest, body)
         name = TableName.parse(ns, req.name)
         self._writable(name.ref, ns.as_sent)
-        self._require_namespace(name.namespace)
+        tables = self._require_namespace(name.namespace)
+        if not req.overwrite and name.table_id in tables:
+            raise RestError(409, "AlreadyExistsException", f"Table already exists: {name.table_id} (on {name.ref})")
         catalog = self._catalog(name.ref, f"register {name.table_id} (REST)")
         with iceberg_errors(f"registering {name.table_id} on {name.ref}"):
             catalog.register_table(name.table_id, req.metadata_location, req.overwrite)
@@ -340,7 +349,11 @@ class RestCatalogService:
         if src.ref != dst.ref:
             raise bad_request(f"a rename stays on one branch ({src.ref} -> {dst.ref}): merge branches instead")
         self._writable(src.ref, src.namespace.as_sent)
-        self._require_namespace(dst.namespace)
+        tables = self._require_namespace(dst.namespace)
+        if src.table_id not in tables:
+            raise RestError(404, "NoSuchTableException", f"Table does not exist: {src.table_id} (on {src.ref})")
+        if dst.table_id in tables:
+            raise RestError(409, "AlreadyExistsException", f"Table already exists: {dst.table_id} (on {dst.ref})")
         with iceberg_errors(f"renaming {src.table_id} on {src.ref}"):
             self._catalog(src.ref, f"rename {src.table_id} to {dst.table_id} (REST)").rename_table(
                 src.table_id, dst.table_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from typing import Any
 
 import httpx
@@ -90,3 +92,27 @@ def test_head_answers_existence(served: Served) -> None:
         assert http.head("/v1/namespaces/raw/tables/nope").status_code == 404
         assert http.head("/v1/namespaces/raw").status_code == 204
         assert http.head("/v1/namespaces/nope").status_code == 404
+
+
+def test_one_connection_serves_many_requests_and_each_says_where_its_time_went(served: Served) -> None:
+    """Keep-alive (HTTP/1.1: the client's connection is reused, no new TCP handshake per call) and
+    a W3C Server-Timing header whose phases are what the request cost on the server."""
+    host, port = served.server.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), port)
+    try:
+        conn.request("GET", "/v1/feat/namespaces/raw/tables/orders")
+        first = conn.getresponse()
+        loaded = json.loads(first.read())
+        sock = conn.sock
+        conn.request("POST", "/v1/feat/namespaces/raw/tables/orders", body=json.dumps(_commit(
+            [{"type": "assert-table-uuid", "uuid": loaded["metadata"]["table-uuid"]}])),
+            headers={"Content-Type": "application/json"})
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 200 and conn.sock is sock and sock is not None  # the same connection
+        for response in (first, second):
+            phases = dict(p.strip().split(";dur=") for p in (response.getheader("Server-Timing") or "").split(","))
+            assert set(phases) == {"body", "catalog", "encode"}
+            assert all(float(ms) >= 0 for ms in phases.values())
+    finally:
+        conn.close()
