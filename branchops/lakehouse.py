@@ -103,9 +103,9 @@ class Lakehouse:
             ProtectedRef, RefNotFound, ReferenceConflict.
         """
         self.catalog.drop_branch(name, expected_hash)
-        from branchops.engine import HOLDS_REF_RESOURCES, load_engine
+        from branchops.engine import engine_class, load_engine
 
-        if self.settings.engine not in HOLDS_REF_RESOURCES:
+        if not engine_class(self.settings.engine).HOLDS_REF_RESOURCES:
             return
         try:
             with load_engine(self.settings, self.catalog) as engine:

@@ -28,12 +28,14 @@ class DbtBuilder:
 
     def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
         from branchops.dbt import DbtRunFailed, build, find_build
+        from branchops.engine import engine_class
         from branchops.lineage.select import LineageSelection
 
         started = time.perf_counter()
         select = ["state:modified+"] if find_build(lakehouse.catalog, base) is not None else None
         # classification narrows state:modified+ (DuckDB engine; see branchops.lineage.select)
-        lineage = LineageSelection() if self.classify and select and lakehouse.settings.engine == "duckdb" else None
+        narrows = not engine_class(lakehouse.settings.engine).BUILDS_DBT_IN_ENGINE
+        lineage = LineageSelection() if self.classify and select and narrows else None
         try:
             result = build(lakehouse, branch, project_dir, select=select, base=base,
                            dbt_output="stderr" if self.dbt_output == "stderr" else "stdout", refine=lineage)
