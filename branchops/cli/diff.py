@@ -9,12 +9,13 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, console, emit
-from branchops.cli.state import STATE
+from branchops.cli.state import cli_state
 from branchops.errors import ExitCode
 
 
 @app.command()
 def diff(
+    ctx: typer.Context,
     head: Annotated[str, typer.Argument(help="ref to inspect: branch, tag, ref@hash or @hash")],
     base: Annotated[str | None, typer.Option("--base", help="ref to compare against (default: main)")] = None,
     key: Annotated[list[str] | None, typer.Option(
@@ -28,11 +29,11 @@ def diff(
     no_profiles: Annotated[bool, typer.Option("--no-profiles", help="skip column profiles")] = False,
     fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="exit 1 when anything differs")] = False,
     output: OutputOpt = None,
-) -> int:
+) -> ExitCode:
     """What changed between two refs: tables, schemas, rows by key, column profiles."""
     from branchops.pr.diff_step import diff_as_asked, diff_engine
 
-    lh = STATE.lakehouse()
+    lh = cli_state(ctx).lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
     from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
 
@@ -46,11 +47,11 @@ def diff(
     finally:
         if engine is not None:
             engine.close()
-    fmt = STATE.fmt(output)
+    fmt = cli_state(ctx).fmt(output)
     if fmt is OutputFormat.JSON:
         emit(fmt, result.to_dict())
     elif fmt is OutputFormat.MARKDOWN:
         sys.stdout.write(render_markdown(result))
     else:
         print_text(result, console)
-    return int(ExitCode.CHECK_FAILED) if fail_on_change and result.differs else int(ExitCode.OK)
+    return ExitCode.CHECK_FAILED if fail_on_change and result.differs else ExitCode.OK
