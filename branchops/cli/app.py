@@ -14,6 +14,7 @@ import typer
 import typer.exceptions
 from rich.markup import escape
 
+from branchops import progress
 from branchops.cli.output import OutputFormat, err_console
 from branchops.cli.state import State, cli_state
 from branchops.errors import BackendError, BranchopsError, ExitCode
@@ -133,6 +134,10 @@ def _internal_error(state: State, e: Exception) -> ExitCode:
     return ExitCode.CHECK_FAILED
 
 
+def _terminal_progress(text: str) -> None:
+    err_console.print(f"[dim]{escape(redact(text))}[/]", soft_wrap=True, highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run a command, map every failure to a message and an exit code.
 
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     state = State(json_errors=wants_json(args))
     code: int = ExitCode.OK
     try:
-        result = app(args=args, standalone_mode=False, obj=state)
+        with progress.showing(_terminal_progress if sys.stderr.isatty() and not state.json_errors else None):
+            result = app(args=args, standalone_mode=False, obj=state)
         code = ExitCode(result) if isinstance(result, int) else ExitCode.OK
     except BranchopsError as e:
         logging.getLogger("branchops").debug("error", exc_info=True)

@@ -10,6 +10,7 @@ what dbt reported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from branchops import progress
 from branchops.dbt import args as dbt_args
 from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, version_note
 from branchops.dbt.project import DbtProject
@@ -27,6 +29,7 @@ from branchops.errors import UsageError
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
+    from dbt_common.events.base_types import EventMsg
 
     from branchops.lakehouse import Lakehouse
 
@@ -52,11 +55,22 @@ def invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False) ->
         warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
         from dbt.cli.main import dbtRunner
 
+    sink = progress.current()  # dbt reports from its worker threads, where the context variable is unset
+    callbacks: list[Callable[[EventMsg], None]] | None = None
+    if sink is not None:
+        callbacks = [functools.partial(_show_progress, sink)]
     try:
-        return dbtRunner(manifest=manifest).invoke(argv)
+        return dbtRunner(manifest=manifest, callbacks=callbacks).invoke(argv)
     finally:
         if not keep_open:  # else the caller publishes from dbt's database, then closes it
             close_dbt_connections()
+
+
+def _show_progress(sink: progress.Sink, event: EventMsg) -> None:
+    """dbt's "3 of 9 START sql table model main.orders" as a progress line."""
+    if event.info.name == "LogStartLine":
+        data = event.data
+        sink(progress.line(int(data.index), int(data.total), f"dbt: {data.description}"))
 
 
 def failure_text(res: dbtRunnerResult) -> str | None:
