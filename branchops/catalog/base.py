@@ -344,12 +344,6 @@ class VersionedCatalog(ABC):
         then one commit with a single parent is written, which is what publishing a
         write-audit-publish branch wants).
 
-        A merge that would change no table writes nothing, whatever the histories: when
-        ``source`` has no commit ``target`` lacks, or when its new commits only bring what
-        ``target`` already holds (an empty three-way plan, squash or not). The result then has
-        ``hash`` = the target's head (None for a dry run), no ``merged_tables`` and is not a
-        fast-forward; properties and message are dropped with the commit that is not written.
-
         Raises:
             MergeConflict (nothing written), ReferenceConflict, RefNotFound.
         """

@@ -463,25 +463,6 @@ def test_merge_of_nothing_new_is_a_no_op(catalog: VersionedCatalog) -> None:
     assert state(catalog, "main") == before
 
 
-@pytest.mark.parametrize("squash", [False, True], ids=["merge", "squash"])
-def test_merge_whose_plan_is_empty_writes_nothing(catalog: VersionedCatalog, squash: bool) -> None:
-    """The source has new commits, but the target already holds what they bring (issue 16 part 7)."""
-    seed(catalog, "raw.a", "raw.b")
-    catalog.create_branch("feat")
-    catalog.commit("feat", {"raw.a": loc("raw.a", "same")}, "feat sets a")
-    catalog.commit("feat", {"raw.c": loc("raw.c", "tmp")}, "feat adds c")
-    catalog.commit("feat", {"raw.c": None}, "feat drops c again")
-    catalog.commit("main", {"raw.a": loc("raw.a", "same"), "raw.b": loc("raw.b", "t")}, "main sets a and b")
-    before = state(catalog, "main")
-    dry = catalog.merge("feat", "main", dry_run=True, squash=squash)
-    assert (dry.hash, dry.merged_tables, dry.fast_forward, dry.dry_run) == (None, (), False, True)
-    result = catalog.merge("feat", "main", squash=squash, message="nothing to bring", properties={"pr": "1"})
-    assert (result.hash, result.merged_tables, result.fast_forward, result.dry_run) == (before[0], (), False, False)
-    assert result.previous_hash == before[0]
-    assert state(catalog, "main") == before  # no commit: same head, same tables, same log
-    assert catalog.tables("main") == {"raw.a": loc("raw.a", "same"), "raw.b": loc("raw.b", "t")}
-
-
 def test_repeated_merges_use_the_last_merge_as_base(catalog: VersionedCatalog) -> None:
     seed(catalog, "raw.a", "raw.b")
     catalog.create_branch("feat")

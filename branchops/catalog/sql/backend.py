@@ -367,8 +367,8 @@ class SqlVersionedCatalog(VersionedCatalog):
             if plan.conflicts:
                 raise MergeConflict(source, target, plan.conflicts)
             merged = tuple(sorted(plan.changes))
-            if dry_run or not merged:  # an empty plan writes nothing (the contract's rule)
-                return MergeResult(source, target, None if dry_run else t_head, merged, base, False, dry_run, t_head)
+            if dry_run:
+                return MergeResult(source, target, None, merged, base, False, True, t_head)
             commit = self._write_commit(
                 conn, target, t_head, current, plan.changes, message or f"merge {source} into {target}",
                 properties, author, merge_parent=None if squash else s_head,
