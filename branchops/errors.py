@@ -16,7 +16,6 @@
      |    +-- MergeConflict             both sides changed the same tables
      |    +-- ProtectedRef              drop of / direct write to a protected ref
      |    +-- DbtFailed                 a dbt model or test failed
-     |    +-- GateFailed                a merge gate said no
      |    +-- PermissionDenied          the catalog or store refused this job's credentials
      +-- BackendError                   exit 1: a server or store failed (Nessie, Trino, S3)
 
@@ -137,10 +136,6 @@ class ProtectedRef(CheckFailed):
 
 
 class DbtFailed(CheckFailed):
-    pass
-
-
-class GateFailed(CheckFailed):
     pass
 
 

@@ -103,9 +103,9 @@ class Lakehouse:
             ProtectedRef, RefNotFound, ReferenceConflict.
         """
         self.catalog.drop_branch(name, expected_hash)
-        from branchops.engine import HOLDS_REF_RESOURCES, load_engine
+        from branchops.engine import engine_class, load_engine
 
-        if self.settings.engine not in HOLDS_REF_RESOURCES:
+        if not engine_class(self.settings.engine).HOLDS_REF_RESOURCES:
             return
         try:
             with load_engine(self.settings, self.catalog) as engine:
@@ -177,9 +177,12 @@ class Lakehouse:
         branch = branch or self.main
         import pyarrow as pa
 
+        from branchops import progress
         from branchops.ingest import fit_to_schema, normalize, read_file
 
+        progress.step(1, 3, f"ingest: reading {source if not isinstance(source, pa.Table) else 'the table'}")
         data = normalize(source) if isinstance(source, pa.Table) else read_file(source, fmt)
+        progress.step(2, 3, f"ingest: writing {data.num_rows} rows to {table} on {branch}")
         evolved: tuple[str, ...] = ()
         created = False
         with self.writing(branch, f"ingest {table} ({mode}, {data.num_rows} rows)") as w:
@@ -203,6 +206,7 @@ class Lakehouse:
                 tbl.append(fit_to_schema(data, tbl.schema().as_arrow(), table))
                 created = True
             w.properties.update({"branchops.operation": "ingest", "branchops.table": table})
+            progress.step(3, 3, f"ingest: publishing to {branch}")
         return IngestResult(table, branch, mode, data.num_rows, created, evolved, w.result.hash if w.result else None)
 
     def read(self, table: str, ref: str | None = None) -> pa.Table:

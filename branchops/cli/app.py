@@ -14,8 +14,9 @@ import typer
 import typer.exceptions
 from rich.markup import escape
 
+from branchops import progress
 from branchops.cli.output import OutputFormat, err_console
-from branchops.cli.state import STATE
+from branchops.cli.state import State, cli_state
 from branchops.errors import BackendError, BranchopsError, ExitCode
 from branchops.secrets import redact
 
@@ -45,6 +46,7 @@ DEBUG_LOG = "branchops-debug.log"
 
 @app.callback()
 def _global(
+    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="branchops.toml (default: found upwards from here)")
     ] = None,
@@ -53,7 +55,8 @@ def _global(
         bool, typer.Option("--debug", help=f"write tracebacks and debug logs to ./{DEBUG_LOG}")
     ] = False,
 ) -> None:
-    STATE.config, STATE.output, STATE.debug = config, output, debug
+    state = cli_state(ctx)
+    state.config, state.output, state.debug = config, output, debug
     if debug:
         from branchops.secrets import RedactingFilter, quiet_chatty_loggers
 
@@ -75,22 +78,22 @@ def wants_json(argv: list[str]) -> bool:
     return False
 
 
-def _print_json_error(data: dict[str, object]) -> None:
-    if (STATE.output is OutputFormat.JSON or STATE.json_errors) and not STATE.json_printed:
+def _print_json_error(state: State, data: dict[str, object]) -> None:
+    if (state.output is OutputFormat.JSON or state.json_errors) and not state.json_printed:
         import json
 
         sys.stdout.write(redact(json.dumps(data, indent=2, default=str)) + "\n")
-        STATE.json_printed = True
+        state.json_printed = True
 
 
-def _report(err: BranchopsError) -> int:
-    _print_json_error(err.to_dict())
+def _report(state: State, err: BranchopsError) -> ExitCode:
+    _print_json_error(state, err.to_dict())
     err_console.print(f"[bold red]error:[/] {escape(redact(err.message))}", soft_wrap=True)
     if err.unchanged:
         err_console.print(f"[dim]unchanged:[/] {escape(redact(err.unchanged))}")
     if err.hint:
         err_console.print(f"[dim]next:[/] {escape(redact(err.hint))}")
-    return int(err.exit_code)
+    return ExitCode(err.exit_code)
 
 
 _ACCESS_DENIED = re.compile(r"access.?denied|forbidden|\b403\b|InvalidAccessKeyId|SignatureDoesNotMatch", re.I)
@@ -120,57 +123,64 @@ def catalog_database_error(e: Exception) -> BackendError | None:
                         hint="check catalog_uri and that the database server is running and reachable")
 
 
-def _internal_error(e: Exception) -> int:
-    if STATE.debug:
+def _internal_error(state: State, e: Exception) -> ExitCode:
+    if state.debug:
         with open(DEBUG_LOG, "a") as f:
             f.write(redact(traceback.format_exc()))
     what, hint = type(e).__name__ + ": " + str(e), f"re-run with --debug; the traceback is written to ./{DEBUG_LOG}"
-    _print_json_error({"error": "InternalError", "message": what, "hint": hint})
+    _print_json_error(state, {"error": "InternalError", "message": what, "hint": hint})
     err_console.print(f"[bold red]internal error:[/] {escape(redact(what))}")
     err_console.print(f"[dim]next:[/] {hint}")
-    return 1
+    return ExitCode.CHECK_FAILED
+
+
+def _terminal_progress(text: str) -> None:
+    err_console.print(f"[dim]{escape(redact(text))}[/]", soft_wrap=True, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run a command, map every failure to a message and an exit code."""
+    """Console entry point: run a command, map every failure to a message and an exit code.
+
+    Commands end one way: they return ``None`` (exit 0) or an :class:`ExitCode`, or raise a
+    :class:`BranchopsError`, whose ``exit_code`` says which; anything else is exit 1 or 2 here.
+    """
     from branchops.cli import commands  # noqa: F401 - registers the commands
 
-    code = 0
     args = list(sys.argv[1:] if argv is None else argv)
-    STATE.output, STATE.json_errors, STATE.json_printed = OutputFormat.TEXT, wants_json(args), False
+    state = State(json_errors=wants_json(args))
+    code: int = ExitCode.OK
     try:
-        result = app(args=args, standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        with progress.showing(_terminal_progress if sys.stderr.isatty() and not state.json_errors else None):
+            result = app(args=args, standalone_mode=False, obj=state)
+        code = ExitCode(result) if isinstance(result, int) else ExitCode.OK
     except BranchopsError as e:
         logging.getLogger("branchops").debug("error", exc_info=True)
-        code = _report(e)
-    except _EXIT as e:
+        code = _report(state, e)
+    except _EXIT as e:  # --help, --version and click's own exits
         code = int(getattr(e, "exit_code", 0))
     except _ABORT:
         err_console.print("aborted")
-        code = 1
+        code = ExitCode.CHECK_FAILED
     except _CLICK_ERR as e:
         message = e.format_message()  # type: ignore[attr-defined]
         if message:  # an empty one follows the help text of a bare group command
-            _print_json_error({"error": "UsageError", "message": message, "unchanged": "nothing was run",
-                               "hint": "run with --help to see the usage"})
+            _print_json_error(state, {"error": "UsageError", "message": message, "unchanged": "nothing was run",
+                                      "hint": "run with --help to see the usage"})
             err_console.print(f"[bold red]error:[/] {redact(message)}")
             err_console.print("[dim]next:[/] run with --help to see the usage")
-        code = int(ExitCode.USAGE)
+        code = ExitCode.USAGE
     except KeyboardInterrupt:
         code = 130
     except OSError as e:  # the warehouse's storage (S3, a folder) refused or failed: a backend failure
         logging.getLogger("branchops").debug("storage error", exc_info=True)
-        code = _report(storage_error(e))
+        code = _report(state, storage_error(e))
     except Exception as e:  # an internal error: no traceback for users, it goes to the debug log
         backend = catalog_database_error(e)
         if backend is not None:
             logging.getLogger("branchops").debug("catalog database error", exc_info=True)
-            code = _report(backend)
+            code = _report(state, backend)
         else:
-            code = _internal_error(e)
+            code = _internal_error(state, e)
     finally:
-        if STATE._lakehouse is not None:
-            STATE._lakehouse.close()
-            STATE._lakehouse = None
-    sys.exit(code)
+        state.close()
+    sys.exit(int(code))

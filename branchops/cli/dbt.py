@@ -9,7 +9,7 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, emit, say, short, table
-from branchops.cli.state import STATE
+from branchops.cli.state import cli_state
 from branchops.errors import UsageError
 
 dbt_app = typer.Typer(
@@ -59,8 +59,8 @@ def _command(name: str) -> None:
     ) -> None:
         from branchops.dbt import run_dbt
 
-        fmt = STATE.fmt(output)
-        lh = STATE.lakehouse()
+        fmt = cli_state(ctx).fmt(output)
+        lh = cli_state(ctx).lakehouse()
         result = run_dbt(lh, name, branch=branch, project_dir=project_dir, args=list(ctx.args), base=base,
                          dbt_output="stderr" if fmt is OutputFormat.JSON else "stdout")
         emit(fmt, result.to_dict(), lambda: _summary(result))
@@ -81,6 +81,7 @@ def deps(ctx: typer.Context, project_dir: ProjectOpt = Path(".")) -> None:
 
 @app.command("sql")
 def sql(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(
         help="SQL in the engine's dialect (DuckDB or Trino); tables are named <namespace>.<table>")],
     branch: Annotated[
@@ -95,7 +96,7 @@ def sql(
     from branchops.engine import load_engine
     from branchops.sql_guard import check_statement, run_read_only
 
-    lh = STATE.lakehouse()
+    lh = cli_state(ctx).lakehouse()
     ref = branch or lh.main
     check_statement(query, lh.settings.engine)  # refuse before an engine starts (run_read_only checks again)
     engine = load_engine(lh.settings, lh.catalog)
@@ -107,7 +108,7 @@ def sql(
     finally:
         engine.close()
     rows = data.to_pylist()
-    fmt = STATE.fmt(output)
+    fmt = cli_state(ctx).fmt(output)
 
     def human() -> None:
         table(None, data.column_names, [[r[c] for c in data.column_names] for r in rows[:max_rows]])
@@ -119,6 +120,7 @@ def sql(
 
 @app.command("demo-data")
 def demo_data(
+    ctx: typer.Context,
     scale: Annotated[float, typer.Option("--scale", min=0.0001, help="1.0 ~ 100k customers, 1M orders")] = 1.0,
     branch: Annotated[str | None, typer.Option("--branch", "-b", help="default: main (write-audit-publish)")] = None,
     output: OutputOpt = None,
@@ -126,8 +128,8 @@ def demo_data(
     """Generate the sample dbt project's raw tables (raw.customers, raw.orders, raw.payments) in one commit."""
     from branchops.demo import load_demo_data
 
-    result = load_demo_data(STATE.lakehouse(), scale, branch=branch)
-    emit(STATE.fmt(output), result, lambda: say(
+    result = load_demo_data(cli_state(ctx).lakehouse(), scale, branch=branch)
+    emit(cli_state(ctx).fmt(output), result, lambda: say(
         f"Wrote {', '.join(f'{t} ({n} rows)' for t, n in result['rows'].items())} to {result['branch']} "
         f"-> commit {short(result['hash'])}"
     ))

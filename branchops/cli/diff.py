@@ -12,12 +12,13 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, console, emit, err_console
-from branchops.cli.state import STATE
+from branchops.cli.state import cli_state
 from branchops.errors import ExitCode, UsageError
 
 
 @app.command()
 def diff(
+    ctx: typer.Context,
     head: Annotated[str, typer.Argument(help="ref to inspect: branch, tag, ref@hash or @hash")],
     base: Annotated[str | None, typer.Option("--base", help="ref to compare against (default: main)")] = None,
     key: Annotated[list[str] | None, typer.Option(
@@ -34,14 +35,14 @@ def diff(
                                                "base's raw data (drift-free; needs --project-dir)")] = False,
     project_dir: Annotated[Path | None, typer.Option("--project-dir", help="the head's dbt project")] = None,
     output: OutputOpt = None,
-) -> int:
+) -> ExitCode:
     """What changed between two refs: tables, schemas, rows by key, column profiles."""
     from branchops.pr.diff_step import diff_as_asked, diff_engine
 
     if rebuild_base and project_dir is None:
         raise UsageError("--rebuild-base needs --project-dir (the dbt project of the head)",
                          unchanged="nothing was diffed")
-    lh = STATE.lakehouse()
+    lh = cli_state(ctx).lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
     from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
 
@@ -67,11 +68,11 @@ def diff(
     if chosen is not None:
         result = dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base or lh.main))
         err_console.print(f"diff mode: {chosen.mode} ({chosen.reason})")
-    fmt = STATE.fmt(output)
+    fmt = cli_state(ctx).fmt(output)
     if fmt is OutputFormat.JSON:
         emit(fmt, result.to_dict() | (chosen.to_dict() if chosen is not None else {}))
     elif fmt is OutputFormat.MARKDOWN:
         sys.stdout.write(render_markdown(result))
     else:
         print_text(result, console)
-    return int(ExitCode.CHECK_FAILED) if fail_on_change and result.differs else int(ExitCode.OK)
+    return ExitCode.CHECK_FAILED if fail_on_change and result.differs else ExitCode.OK

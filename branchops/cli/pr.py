@@ -10,8 +10,8 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import OutputFormat, emit, err_console, say, short
-from branchops.cli.state import STATE
-from branchops.errors import UsageError
+from branchops.cli.state import cli_state
+from branchops.errors import ExitCode, UsageError
 from branchops.pr.model import OnConflict
 from branchops.secrets import redact
 
@@ -33,7 +33,7 @@ BaseModeOpt = Annotated[str, typer.Option("--base-mode", help="auto: when raw ta
                                           "(drift_free); stored: diff against the base's tables as they are")]
 
 
-def _prs(fmt: OutputFormat, classify: bool = True, base_mode: str = "auto") -> PullRequests:
+def _prs(ctx: typer.Context, fmt: OutputFormat, classify: bool = True, base_mode: str = "auto") -> PullRequests:
     def echo(text: str) -> None:
         # A local run prints the report; with --output json stdout holds only the JSON.
         (sys.stderr if fmt is OutputFormat.JSON else sys.stdout).write(redact(text) + "\n")
@@ -46,51 +46,51 @@ def _prs(fmt: OutputFormat, classify: bool = True, base_mode: str = "auto") -> P
     from branchops.pr.dbt_step import DbtBuilder
     from branchops.pr.diff_step import DataDiffer
 
-    return PullRequests(STATE.lakehouse(), Reporter.from_env(echo=echo), progress=progress,
+    return PullRequests(cli_state(ctx).lakehouse(), Reporter.from_env(echo=echo), progress=progress,
                         builder=DbtBuilder(classify=classify), differ=DataDiffer(base_mode=base_mode))
 
 
-def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> None:
+def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> ExitCode:
     emit(fmt, outcome.to_dict(), lambda: say(human + (f": {outcome.reason}" if outcome.reason else "")))
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
+    return ExitCode(outcome.exit_code)
 
 
-def _sync(pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None,
-          classify: str = "on", base_mode: str = "auto") -> None:
+def _sync(ctx: typer.Context, pr: int, sha: str, project_dir: Path, base: str | None, output: OutputFormat | None,
+          classify: str = "on", base_mode: str = "auto") -> ExitCode:
     if classify not in ("on", "off"):
         raise UsageError(f"--classify must be on or off, not {classify!r}", unchanged="nothing was built")
     if base_mode not in ("auto", "stored"):
         raise UsageError(f"--base-mode must be auto or stored, not {base_mode!r}", unchanged="nothing was built")
-    fmt = STATE.fmt(output)
-    prs = _prs(fmt, classify=classify == "on", base_mode=base_mode)
+    fmt = cli_state(ctx).fmt(output)
+    prs = _prs(ctx, fmt, classify=classify == "on", base_mode=base_mode)
     try:
         out = prs.sync(pr, sha, project_dir, base)
     finally:
         prs.reporter.close()
-    _finish(fmt, out, f"PR #{pr}: {out.branch} {out.status.value} at {short(out.hash)}; "
-            f"{len(out.changed_tables)} table(s) changed" + (f"; comment {out.comment_url}" if out.comment_url else ""))
+    comment = f"; comment {out.comment_url}" if out.comment_url else ""
+    return _finish(fmt, out, f"PR #{pr}: {out.branch} {out.status.value} at {short(out.hash)}; "
+                   f"{len(out.changed_tables)} table(s) changed{comment}")
 
 
 @pr_app.command("open")
-def open_(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
-          classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> None:
+def open_(ctx: typer.Context, pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None,
+          output: OutputOpt = None, classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> ExitCode:
     """Fork pr-N from the base, build state:modified+ with tests, diff, report, record the validation."""
-    _sync(pr, sha, project_dir, base, output, classify, base_mode)
+    return _sync(ctx, pr, sha, project_dir, base, output, classify, base_mode)
 
 
 @pr_app.command("sync")
-def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, output: OutputOpt = None,
-         classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> None:
+def sync(ctx: typer.Context, pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None,
+         output: OutputOpt = None, classify: ClassifyOpt = "on", base_mode: BaseModeOpt = "auto") -> ExitCode:
     """Same as open, for a new push: starts from a fresh fork of the current base."""
-    _sync(pr, sha, project_dir, base, output, classify, base_mode)
+    return _sync(ctx, pr, sha, project_dir, base, output, classify, base_mode)
 
 
 @pr_app.command("status")
-def status(pr: PrOpt, output: OutputOpt = None) -> None:
+def status(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> None:
     """The PR branch and its last validation (or the merge that landed it)."""
-    fmt = STATE.fmt(output)
-    out = _prs(fmt).status(pr)
+    fmt = cli_state(ctx).fmt(output)
+    out = _prs(ctx, fmt).status(pr)
     v = out.validation or {}
     emit(fmt, out.to_dict(), lambda: say(
         f"PR #{pr} ({out.branch}): {out.status.value}"
@@ -102,6 +102,7 @@ def status(pr: PrOpt, output: OutputOpt = None) -> None:
 
 @pr_app.command("merge")
 def merge(
+    ctx: typer.Context,
     pr: PrOpt,
     sha: ShaOpt,
     on_conflict: Annotated[OnConflict, typer.Option("--on-conflict", help="fail, or rebuild on the new base")] = (
@@ -112,10 +113,10 @@ def merge(
     merge_code: Annotated[bool, typer.Option(
         "--merge-code", help="also merge the PR's code pinned to --sha (GitHub/GitLab): both land or neither")] = False,
     output: OutputOpt = None,
-) -> None:
+) -> ExitCode:
     """Gates, then an atomic merge of pr-N into the base; pr-N is dropped afterwards."""
-    fmt = STATE.fmt(output)
-    prs = _prs(fmt)
+    fmt = cli_state(ctx).fmt(output)
+    prs = _prs(ctx, fmt)
     try:
         out = prs.merge(pr, sha, on_conflict=on_conflict, project_dir=project_dir,
                         require_approval=True if require_approval else None, merge_code=merge_code)
@@ -128,19 +129,20 @@ def merge(
                   f"{m.get('target')} --to {short(m.get('previous_hash'))})")
     if out.conflicts:
         human += f"; conflicting tables: {', '.join(out.conflicts)}"
-    _finish(fmt, out, human)
+    return _finish(fmt, out, human)
 
 
 @pr_app.command("close")
-def close(pr: PrOpt, output: OutputOpt = None) -> None:
+def close(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> ExitCode:
     """Drop pr-N (fine if it does not exist)."""
-    fmt = STATE.fmt(output)
-    out = _prs(fmt).close(pr)
-    _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
+    fmt = cli_state(ctx).fmt(output)
+    out = _prs(ctx, fmt).close(pr)
+    return _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
 
 
 @app.command("gc")
 def gc(
+    ctx: typer.Context,
     older_than: Annotated[str | None, typer.Option("--older-than", help="PR branch idle time (7d)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would go, change nothing")] = False,
     output: OutputOpt = None,
@@ -148,9 +150,9 @@ def gc(
     """Drop idle PR branches, then delete warehouse files no ref and no recent commit references."""
     from branchops.gc.collect import collect_garbage
 
-    res = collect_garbage(STATE.lakehouse(), older_than=older_than, dry_run=dry_run)
+    res = collect_garbage(cli_state(ctx).lakehouse(), older_than=older_than, dry_run=dry_run)
     verb = "would free" if dry_run else "freed"
-    emit(STATE.fmt(output), res.to_dict(), lambda: say(
+    emit(cli_state(ctx).fmt(output), res.to_dict(), lambda: say(
         f"gc: {'would drop' if dry_run else 'dropped'} {len(res.dropped_branches)} branch(es)"
         + (f" ({', '.join(b['name'] for b in res.dropped_branches)})" if res.dropped_branches else "")
         + f"; {verb} {res.bytes_freed:,} bytes in {res.deleted_files} file(s); "

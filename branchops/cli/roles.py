@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from branchops.cli.output import OutputFormat, emit, err_console
-from branchops.cli.state import STATE
 from branchops.config import CONFIG_NAME, load_settings
 from branchops.secrets import redact
 
 
 def init_roles(
     directory: Path, fmt: OutputFormat, *, prefix: str, apply: bool, init: Callable[[], Any],
-    catalog_uri: str | None,
+    catalog_uri: str | None, config: Path | None,
 ) -> None:
     """Print (and with ``apply`` run) the role setup; initializes ``directory`` first if needed."""
     from branchops.security.postgres_roles import RoleNames, require_postgres, role_setup
 
     RoleNames.from_prefix(prefix)  # a bad prefix fails before anything is written
-    config = STATE.config or directory / CONFIG_NAME
+    config = config or directory / CONFIG_NAME
     if not Path(config).is_file():
         require_postgres(catalog_uri or "sqlite://")  # before init writes anything
         init()

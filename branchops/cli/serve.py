@@ -9,27 +9,28 @@ import typer
 
 from branchops.cli.app import app
 from branchops.cli.output import err_console
-from branchops.cli.state import STATE
-from branchops.errors import ConfigError
+from branchops.cli.state import cli_state
+from branchops.errors import ConfigError, ExitCode
 
 DEFAULT_TOKEN_ENV = "BRANCHOPS_REST_TOKEN"
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port (0: the OS picks one)")] = 8181,
     token_env: Annotated[str, typer.Option(
         "--token-env", help="environment variable holding the bearer token clients must send (unset: no auth)"
     )] = DEFAULT_TOKEN_ENV,
-) -> int:
+) -> ExitCode:
     """Serve the Apache Iceberg REST catalog API over every branch (schema 'analytics@pr-42')."""
     from branchops.rest import RestServer
 
     token = os.environ.get(token_env) or None
     if host not in ("127.0.0.1", "localhost", "::1") and token is None:
         err_console.print(f"[yellow]warning:[/] serving on {host} without a token: set {token_env} to require one")
-    lh = STATE.lakehouse()
+    lh = cli_state(ctx).lakehouse()
     try:
         server = RestServer(lh.catalog, host=host, port=port, token=token)
     except OSError as e:
@@ -45,4 +46,4 @@ def serve(
         pass
     finally:
         server.server_close()
-    return 0
+    return ExitCode.OK

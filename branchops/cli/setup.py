@@ -9,12 +9,13 @@ import typer
 
 from branchops.cli.app import OutputOpt, app
 from branchops.cli.output import emit, say, short
-from branchops.cli.state import STATE, check_catalog_uri
+from branchops.cli.state import check_catalog_uri, cli_state
 from branchops.errors import UsageError
 
 
 @app.command()
 def init(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Option("--dir", help="where to create branchops.toml")] = Path("."),
     backend: Annotated[str | None, typer.Option(help="sql (embedded, default) or nessie")] = None,
     catalog_uri: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the embedded catalog")] = None,
@@ -53,7 +54,7 @@ def init(
 
         check_catalog_uri(load_settings(directory / CONFIG_NAME), must_exist=False)
         done = ensure_catalog(directory / CONFIG_NAME, **flags)
-        emit(STATE.fmt(output), done, lambda: say(
+        emit(cli_state(ctx).fmt(output), done, lambda: say(
             f"Created the catalog of {done['config']} (backend {done['backend']}, branch {done['main']})"
             if done["created"] else f"Already initialized: {done['config']} and its catalog exist; nothing changed"))
         return
@@ -61,10 +62,10 @@ def init(
     if print_roles or apply_roles:
         from branchops.cli.roles import init_roles
 
-        init_roles(directory, STATE.fmt(output), prefix=role_prefix, apply=apply_roles,
+        init_roles(directory, cli_state(ctx).fmt(output), prefix=role_prefix, apply=apply_roles,
                    init=lambda: init_project(directory, backend=backend, catalog_uri=catalog_uri,
                                              warehouse=warehouse, nessie_uri=nessie_uri, trino_uri=trino_uri),
-                   catalog_uri=catalog_uri)
+                   catalog_uri=catalog_uri, config=cli_state(ctx).config)
         return
     result = init_project(
         directory,
@@ -75,7 +76,7 @@ def init(
         trino_uri=trino_uri,
     )
     emit(
-        STATE.fmt(output),
+        cli_state(ctx).fmt(output),
         result,
         lambda: say(
             f"Initialized branchops in {result['config']} (backend {result['backend']}, branch {result['main']})"
@@ -85,6 +86,7 @@ def init(
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     table: Annotated[str, typer.Argument(help="target table, <namespace>.<table>")],
     path: Annotated[Path, typer.Argument(help="a .csv, .parquet or .jsonl file")],
     branch: Annotated[
@@ -98,10 +100,10 @@ def ingest(
     output: OutputOpt = None,
 ) -> None:
     """Load a file into a table on a branch, as one atomic commit."""
-    lh = STATE.lakehouse()
+    lh = cli_state(ctx).lakehouse()
     result = lh.ingest(table, path, branch=branch, mode=mode, evolve=evolve, fmt=fmt)  # type: ignore[arg-type]
     emit(
-        STATE.fmt(output),
+        cli_state(ctx).fmt(output),
         result.to_dict(),
         lambda: say(
             f"{'Created' if result.created else 'Wrote'} {result.table} on {result.branch}: {result.rows} rows "
@@ -113,6 +115,7 @@ def ingest(
 
 @app.command()
 def quickstart(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None, typer.Option("--dir", help="folder to create (default: a new temp folder)")
     ] = None,
@@ -121,7 +124,7 @@ def quickstart(
     """The whole story on the sample dbt project: production build, a PR (open, report, merge)."""
     from branchops.quickstart import run_quickstart
 
-    fmt = STATE.fmt(output)
+    fmt = cli_state(ctx).fmt(output)
     result = run_quickstart(directory, (lambda _m: None) if fmt.value == "json" else say)
     if fmt.value == "json":
         emit(fmt, result.to_dict())

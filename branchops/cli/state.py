@@ -1,10 +1,17 @@
-"""What the global options put in place for every command."""
+"""What the global options put in place for every command: a :class:`State` in typer's context.
+
+``main`` makes one ``State`` per run and hands it to the app as the context's ``obj``; a command
+reads it with :func:`cli_state`. Nothing lives in a module global, so two runs in one process
+(tests, the Dagster integration) share nothing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import typer
 
 from branchops.cli.output import OutputFormat
 from branchops.errors import ConfigError
@@ -41,6 +48,12 @@ class State:
 
     def fmt(self, override: OutputFormat | None) -> OutputFormat:
         return override or self.output
+
+    def close(self) -> None:
+        """Close the lakehouse the command opened, if any."""
+        if self._lakehouse is not None:
+            self._lakehouse.close()
+            self._lakehouse = None
 
 
 #: SQLAlchemy backends the embedded catalog runs on
@@ -88,4 +101,10 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
         )
 
 
-STATE = State()
+def cli_state(ctx: typer.Context) -> State:
+    """The ``State`` of the running command: the root context's ``obj``, made on first use when the
+    app runs without ``main`` (typer's test runner)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj

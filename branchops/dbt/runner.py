@@ -18,68 +18,38 @@ One invocation, start to end:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, store_artifacts, version_note
+from branchops.dbt.artifacts import store_artifacts
 from branchops.dbt.deps import deps_command, missing_packages
+from branchops.dbt.invocation import (
+    PUBLISHING,
+    Invocation,
+    dbt_console,
+    failure_text,
+    invoke,
+    record_outcome,
+    scoped_env,
+)
 from branchops.dbt.project import SCRATCH_ENV, DbtProject
 from branchops.dbt.publish import write_relation_detail
-from branchops.dbt.results import (
-    DbtRunFailed,
-    DbtRunResult,
-    NodeResult,
-    exposures,
-    model_tables,
-    node_results,
-    publishable,
-)
+from branchops.dbt.results import DbtRunFailed, DbtRunResult, NodeResult, exposures, model_tables, publishable
 from branchops.dbt.scratch import close_dbt_connections, dbt_connection, relation_name, write_spec
+from branchops.engine import engine_class
 from branchops.errors import UsageError
 
 if TYPE_CHECKING:
-    from dbt.cli.main import dbtRunnerResult
-
     from branchops.lakehouse import Lakehouse
 
 Command = Literal["build", "run", "test", "seed", "snapshot", "compile", "ls"]
 COMMANDS: tuple[str, ...] = ("build", "run", "test", "seed", "snapshot", "compile", "ls")
-#: commands whose outputs are published to the branch
-PUBLISHING = frozenset({"build", "run", "seed", "snapshot"})
-#: materializations dbt updates in place: their branch tables are copied into the scratch database
-IN_PLACE = frozenset({"incremental", "snapshot"})
-
-
-@contextlib.contextmanager
-def _dbt_console(stream: Literal["stdout", "stderr"]) -> Iterator[None]:
-    """dbt logs to stdout; ``--output json`` needs stdout for the JSON alone."""
-    if stream == "stderr":
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    else:
-        yield
-
-
-def _invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False) -> dbtRunnerResult:
-    with warnings.catch_warnings():
-        # dbt-core 1.10 imports click's deprecated parser classes: third-party noise, not ours
-        warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
-        from dbt.cli.main import dbtRunner
-
-    try:
-        return dbtRunner(manifest=manifest).invoke(argv)
-    finally:
-        if not keep_open:  # else the caller publishes from dbt's database, then closes it
-            close_dbt_connections()
 
 
 def run_deps(project_dir: str | Path, args: Sequence[str] = (), *, announce: bool = True) -> None:
@@ -93,95 +63,14 @@ def run_deps(project_dir: str | Path, args: Sequence[str] = (), *, announce: boo
         print(f"branchops: {path.name} declares dbt packages that are not installed: running "
               f"`{deps_command(path)}`", file=sys.stderr)
     quiet_log = [] if dbt_args.has_flag(args, "--log-level-file", "--log-path") else ["--log-level-file", "none"]
-    res = _invoke(["deps", "--project-dir", str(path), *quiet_log, *args])
+    res = invoke(["deps", "--project-dir", str(path), *quiet_log, *args])
     if not res.success:
         raise UsageError(
-            f"dbt could not install the project's packages: {_failure_text(res) or 'dbt deps failed'}",
+            f"dbt could not install the project's packages: {failure_text(res) or 'dbt deps failed'}",
             unchanged="nothing was built or written",
             hint=f"run `{deps_command(path)}` where the package hub (or your packages' git hosts) can be "
                  "reached, then retry; or commit the installed dbt_packages/ folder",
         )
-
-
-def _failure_text(res: dbtRunnerResult) -> str | None:
-    return None if res.exception is None else str(res.exception).strip()
-
-
-class _Invocation:
-    """The state of one run: temp folder, dbt arguments, the base build for --state."""
-
-    def __init__(self, lakehouse: Lakehouse, command: str, branch: str, project: DbtProject,
-                 user_args: list[str], work: Path, threads: int) -> None:
-        self.lh, self.command, self.branch, self.project = lakehouse, command, branch, project
-        self.user_args, self.work, self.threads = user_args, work, threads
-        self.spec = work / "scratch.json"
-        self.target = work / "target"
-        self.common = ["--project-dir", str(project.path), "--profiles-dir", str(work),
-                       "--target-path", str(self.target), "--log-path", str(work / "logs")]
-        if not dbt_args.has_flag(user_args, "--log-level-file"):
-            self.common += ["--log-level-file", "none"]  # the log would be deleted with the temp folder
-        if not dbt_args.has_flag(user_args, "--send-anonymous-usage-stats", "--no-send-anonymous-usage-stats") \
-                and "DBT_SEND_ANONYMOUS_USAGE_STATS" not in os.environ:
-            self.common.append("--no-send-anonymous-usage-stats")  # a CI step should not phone home
-        self.state_args: list[str] = []
-        #: called once dbt parsed the project; may replace ``user_args``' selection (see branchops.lineage)
-        self.refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None
-        #: called with the manifest a publishing run stores, before it is stored
-        self.on_manifest: Callable[[Path], None] | None = None
-
-    def use_state(self, base: str, result: DbtRunResult) -> None:
-        if dbt_args.has_flag(self.user_args, "--state") or not dbt_args.uses_state(self.user_args):
-            return
-        stored = find_build(self.lh.catalog, base)
-        if stored is None:
-            raise UsageError(
-                f"no dbt build is recorded on {base}: there is no manifest to compare state:modified against",
-                unchanged="nothing was built or written",
-                hint=f"run `branchops dbt build --branch {base}` first, or select without state:",
-            )
-        state = fetch(self.lh.catalog, stored.manifest, self.work / "state" / "manifest.json")
-        self.state_args = ["--state", str(self.work / "state")]
-        result.base, result.state_commit = base, stored.commit
-        note = version_note(state)
-        if note:
-            result.notes.append(note)
-
-    def seed_partial_parse(self, ref: str) -> None:
-        """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
-        re-parses only the files that differ (it checks versions, vars, profile and project)."""
-        stored = find_build(self.lh.catalog, ref)
-        if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
-            return
-        with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse
-            fetch(self.lh.catalog, stored.partial_parse, self.target / PARTIAL_PARSE_FILE)
-
-    def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
-        res = _invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
-        if not res.success:
-            result.success, result.error = False, _failure_text(res) or "dbt could not parse the project"
-            raise DbtRunFailed(result)
-        manifest_json = json.loads((self.target / "manifest.json").read_text())
-        return res.result, manifest_json
-
-    def in_place_tables(self, manifest_obj: Any, manifest: Mapping[str, Any], tables: Mapping[str, str]) -> set[str]:
-        """Branch tables dbt must find as real tables: seeds (a seed refuses to load into a view;
-        they are small) and the selected incremental models and snapshots (updated in place)."""
-        if self.command not in PUBLISHING:
-            return set()
-        nodes, owned = manifest.get("nodes", {}), model_tables(manifest)
-        seeds = {owned[uid] for uid, n in nodes.items() if n.get("resource_type") == "seed" and uid in owned}
-        if dbt_args.has_flag(self.user_args, "--full-refresh", "-f"):
-            return seeds & set(tables)
-        candidates = {uid for uid, n in nodes.items()
-                      if n.get("config", {}).get("materialized") in IN_PLACE and owned.get(uid) in tables}
-        if not candidates:
-            return seeds & set(tables)
-        ls_args = ["ls", "--log-level", "none", *self.common, *self.state_args, "--output", "json",
-                   "--output-keys", "unique_id", *dbt_args.pick(self.user_args, dbt_args.SELECTION_FLAGS)]
-        res = _invoke(ls_args, manifest=manifest_obj)
-        listed = res.result if res.success and isinstance(res.result, list) else None
-        selected = candidates if listed is None else {json.loads(line)["unique_id"] for line in listed}
-        return (seeds | {owned[uid] for uid in candidates & selected}) & set(tables)
 
 
 def run_dbt(
@@ -195,7 +84,7 @@ def run_dbt(
     base: str | None = None,
     threads: int | None = None,
     dbt_output: Literal["stdout", "stderr"] = "stdout",
-    refine: Callable[[_Invocation, Any, Mapping[str, Any]], None] | None = None,
+    refine: Callable[[Invocation, Any, Mapping[str, Any]], None] | None = None,
 ) -> DbtRunResult:
     """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
 
@@ -215,7 +104,7 @@ def run_dbt(
     user_args = [*args, *(["--select", *select] if select else [])]
     dbt_args.check_owned(user_args)
     if missing_packages(project.path, project.spec):
-        with _dbt_console(dbt_output):
+        with dbt_console(dbt_output):
             run_deps(project.path)
     if command in PUBLISHING:
         lakehouse.require_branch(branch)
@@ -223,12 +112,12 @@ def run_dbt(
     threads = int(threads or lakehouse.settings.threads or os.cpu_count() or 1)
     result = DbtRunResult(command=command, branch=branch, project=project.name, success=False)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, _dbt_console(dbt_output), \
-            _env(SCRATCH_ENV, str(Path(tmp) / "scratch.json")):
-        inv = _Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
+    with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, dbt_console(dbt_output), \
+            scoped_env(SCRATCH_ENV, str(Path(tmp) / "scratch.json")):
+        inv = Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
         inv.use_state(base or lakehouse.main, result)
         inv.refine = refine
-        if lakehouse.settings.engine == "trino":  # dbt-trino builds in the branch's Trino catalog
+        if engine_class(lakehouse.settings.engine).BUILDS_DBT_IN_ENGINE:
             from branchops.dbt.trino import run_on_trino
 
             return run_on_trino(lakehouse, inv, result, publishing=command in PUBLISHING, started=started)
@@ -251,30 +140,17 @@ def run_dbt(
     return result
 
 
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
     snapshot = lakehouse.catalog.load_table(ref, table).current_snapshot()
     records = snapshot.summary.get("total-records") if snapshot is not None and snapshot.summary else None
     return int(records) if records is not None else -1
 
 
-def _run_and_publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, manifest_obj: Any,
+def _run_and_publish(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, manifest_obj: Any,
                      manifest: Mapping[str, Any], tables: Mapping[str, str], copies: Mapping[str, int]) -> None:
     started = time.perf_counter()
     argv = [inv.command, *inv.common, *inv.state_args, *inv.user_args]
-    res = _invoke(argv, manifest=manifest_obj, keep_open=True)
+    res = invoke(argv, manifest=manifest_obj, keep_open=True)
     result.timings["dbt"] = time.perf_counter() - started
     record_outcome(inv, res, result, manifest)
     built = publishable(result.nodes) if inv.command in PUBLISHING else []
@@ -282,23 +158,6 @@ def _run_and_publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResul
         _publish(lakehouse, inv, result, built, manifest, copies)
     result.reused = sorted(set(model_tables(manifest).values()) & set(tables) - set(result.published))
     result.exposures = exposures(manifest, {n.unique_id for n in built})
-
-
-def record_outcome(inv: Any, res: dbtRunnerResult, result: DbtRunResult, manifest: Mapping[str, Any]) -> None:
-    """Fill ``result`` from dbt's run results; raise DbtRunFailed unless every node passed."""
-    run_results = _read_json(inv.target / "run_results.json") if inv.command != "ls" else None
-    result.invocation_id = (run_results or {}).get("metadata", {}).get("invocation_id")
-    result.nodes = node_results(manifest, run_results)
-    if inv.command == "ls":
-        result.listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
-    if not res.success or result.failures:
-        result.error = _failure_text(res)
-        raise DbtRunFailed(result)
-    result.success = True
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _append_only(node: NodeResult, manifest: Mapping[str, Any], copied_rows: int | None) -> bool:
@@ -310,7 +169,7 @@ def _append_only(node: NodeResult, manifest: Mapping[str, Any], copied_rows: int
     return strategy == "append" or (strategy in (None, "delete+insert") and not key)
 
 
-def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built: list[NodeResult],
+def _publish(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, built: list[NodeResult],
              manifest: Mapping[str, Any], copies: Mapping[str, int]) -> None:
     started = time.perf_counter()
     names = ", ".join(n.name for n in built[:5]) + (f" and {len(built) - 5} more" if len(built) > 5 else "")

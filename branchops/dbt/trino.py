@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branchops.dbt.artifacts import store_artifacts
+from branchops.dbt.invocation import Invocation, invoke, record_outcome
 from branchops.dbt.project import TARGET_NAME
 from branchops.dbt.results import DbtRunResult, exposures, model_tables, publishable
 from branchops.engine.trino import TrinoEngine, dbt_profile_output
 from branchops.engine.trino_settings import BRANCH_SEPARATOR, branch_schema, is_static, quote
 
 if TYPE_CHECKING:
-    from branchops.dbt.runner import _Invocation
     from branchops.lakehouse import Lakehouse
 
 
@@ -37,7 +37,7 @@ def _quiet_third_party() -> Iterator[None]:
         yield
 
 
-def write_trino_profile(inv: _Invocation, catalog: str, ref: str) -> None:
+def write_trino_profile(inv: Invocation, catalog: str, ref: str) -> None:
     """``profiles.yml`` whose one target builds into branch ``ref`` through Trino catalog
     ``catalog`` (static catalogs: the one catalog, schema ``analytics@<ref>``)."""
     output = dbt_profile_output(inv.lh.settings, ref, catalog=catalog, threads=inv.threads)
@@ -110,7 +110,7 @@ def rebase_state_manifest(path: Path, catalog: str) -> None:
     path.write_text(json.dumps(manifest))
 
 
-def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *, publishing: bool,
+def run_on_trino(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, *, publishing: bool,
                  started: float) -> DbtRunResult:
     """The Trino half of :func:`branchops.dbt.runner.run_dbt`: same result, same errors."""
     before = lakehouse.catalog.tables(inv.branch)
@@ -148,11 +148,9 @@ def run_on_trino(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, *
     return result
 
 
-def _build(inv: _Invocation, result: DbtRunResult, started: float, ref: str) -> Mapping[str, Any]:
+def _build(inv: Invocation, result: DbtRunResult, started: float, ref: str) -> Mapping[str, Any]:
     """Parse and run dbt; returns the manifest. Raises DbtRunFailed (inside ``writing``: the
     fork is dropped and the branch stays as it was)."""
-    from branchops.dbt.runner import _invoke, record_outcome
-
     with _quiet_third_party():
         manifest_obj, manifest = inv.parse(result)
         if is_static(inv.lh.settings):
@@ -160,7 +158,7 @@ def _build(inv: _Invocation, result: DbtRunResult, started: float, ref: str) -> 
         if inv.refine is not None:  # classification (branchops.lineage.select) may narrow the selection
             inv.refine(inv, manifest_obj, manifest)
         result.timings["prepare"] = time.perf_counter() - started
-        res = _invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
+        res = invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
     result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]
     record_outcome(inv, res, result, manifest)
     return manifest

@@ -32,8 +32,23 @@ def _load_trino(settings: Settings, catalog: VersionedCatalog) -> Engine:
 
 
 LOADERS: dict[str, Callable[[Settings, VersionedCatalog], Engine]] = {"duckdb": _load_duckdb, "trino": _load_trino}
-#: engines that keep something per ref (see ``Engine.HOLDS_REF_RESOURCES``), known without connecting
-HOLDS_REF_RESOURCES = frozenset({"trino"})
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The class of engine ``name``, for its capability flags, without connecting to anything.
+
+    Raises:
+        ConfigError: an unknown engine.
+    """
+    if name == "duckdb":
+        from branchops.engine.duckdb import DuckDBEngine
+
+        return DuckDBEngine
+    if name == "trino":
+        from branchops.engine.trino import TrinoEngine
+
+        return TrinoEngine
+    raise ConfigError(f"unknown engine {name!r}", hint=f"set engine to one of {', '.join(sorted(LOADERS))}")
 
 
 def load_engine(settings: Settings, catalog: VersionedCatalog) -> Engine:

@@ -35,6 +35,11 @@ class Engine(ABC):
     #: runs the diff's engine-tuned keyed paths (a key join; profiles folded into the row fetch
     #: through lists and UNNEST); others take the portable group-by path with the same results
     FAST_KEYED_DIFF: ClassVar[bool] = False
+    #: keeps something per ref on the engine side (Trino: a catalog) to clean up on drop
+    HOLDS_REF_RESOURCES: ClassVar[bool] = False
+    #: dbt builds through this engine straight into a ref (its write fork); otherwise dbt builds
+    #: in an embedded scratch database and branchops publishes the results
+    BUILDS_DBT_IN_ENGINE: ClassVar[bool] = False
 
     def __init__(self, catalog: VersionedCatalog) -> None:
         self.catalog = catalog
@@ -75,9 +80,6 @@ class Engine(ABC):
         tbl = self.query_arrow(sql, params)
         cols = [c.to_pylist() for c in tbl.columns]
         return list(zip(*cols, strict=True)) if cols else []
-
-    #: keeps something per ref on the engine side (Trino: a catalog) to clean up on drop
-    HOLDS_REF_RESOURCES: ClassVar[bool] = False
 
     def forget_ref(self, ref: str) -> None:  # noqa: B027 - optional hook
         """Release what the engine keeps for ``ref`` (called when the branch is dropped)."""

@@ -157,8 +157,7 @@ class TrinoEngine(Engine):
     READS_DATA_FILES: ClassVar[bool] = False
     READS_TABLE_FILES: ClassVar[bool] = True  # the Iceberg connector plans only splits of files "$path" names
     ONE_QUERY_KEYED_DIFF: ClassVar[bool] = True  # memory-connector scratch tables cost a statement each
-    #: dbt models are built as tables: Trino's Iceberg connector has no views on a Nessie catalog
-    MATERIALIZES_VIEWS: ClassVar[bool] = False
+    BUILDS_DBT_IN_ENGINE: ClassVar[bool] = True  # dbt-trino writes into the write fork's catalog
 
     def __init__(
         self, catalog: VersionedCatalog, settings: Settings, *,

@@ -29,7 +29,7 @@ from typing import Any
 from pyiceberg.io import FileIO, load_file_io
 from pyiceberg.serializers import FromInputFile
 
-from branchops import wap
+from branchops import progress, wap
 from branchops.catalog.base import INTERNAL_PREFIX, RefType, VersionedCatalog
 from branchops.errors import BackendError, ReferenceConflict, RefNotFound, UsageError
 from branchops.gc.store import StoredFile, is_access_denied, normalize, open_store, storage_error
@@ -206,7 +206,9 @@ def collect_garbage(
     store.check()
     dropped: set[str] = set()
     lease = parse_duration(settings.gc_wap_lease)
-    for ref, idle in _idle_branches(catalog, settings.pr_branch_prefix, ttl, lease, now):
+    idle_refs = list(_idle_branches(catalog, settings.pr_branch_prefix, ttl, lease, now))
+    for i, (ref, idle) in enumerate(idle_refs, 1):
+        progress.step(i, len(idle_refs), f"gc: {'would drop' if dry_run else 'dropping'} idle branch {ref.name}")
         if not dry_run:
             if not ref.name.startswith(INTERNAL_PREFIX) and ref.name in wap.leased_branches(catalog, lease, now):
                 continue  # a pr command took it up since the listing
@@ -222,6 +224,7 @@ def collect_garbage(
     writers_since = wap.live_since(catalog, lease, now)
     file_cutoff = min(cutoff, writers_since) if writers_since is not None else cutoff
     walker = ReferenceWalker(catalog.io_properties)
+    progress.step(None, None, "gc: reading what every ref references")
     _referenced(catalog, walker, cutoff, dropped if dry_run else set())
     listed = [f for f in store.list() if f.path.endswith(ICEBERG_SUFFIXES)]
     # Second look: a commit that landed while we listed is seen now (its files are then kept).
@@ -238,6 +241,8 @@ def collect_garbage(
         doomed.append(f)
     for start in range(0, len(doomed), store.BATCH):
         batch = doomed[start:start + store.BATCH]
+        progress.step(start + len(batch), len(doomed), f"gc: {'would delete' if dry_run else 'deleting'} "
+                                                       "unreferenced files")
         if not dry_run:
             try:
                 store.delete([f.path for f in batch])

@@ -24,7 +24,7 @@ from branchops.dbt.results import model_tables
 from branchops.lineage.classify import Classifier, ModelChange, descendants
 
 if TYPE_CHECKING:
-    from branchops.dbt.runner import _Invocation
+    from branchops.dbt.invocation import Invocation
 
 #: modified nodes that are not models: rebuilt with their downstream, or run on their own
 REBUILD_DOWNSTREAM = frozenset({"seed", "snapshot"})
@@ -43,7 +43,7 @@ class LineageSelection:
         self.fallback: str | None = None  # why state:modified+ was built as is
         self.seconds = 0.0  # compiling, listing and classifying
 
-    def __call__(self, inv: _Invocation, manifest_obj: Any, manifest: Mapping[str, Any]) -> None:
+    def __call__(self, inv: Invocation, manifest_obj: Any, manifest: Mapping[str, Any]) -> None:
         if not inv.state_args:
             return  # nothing to compare against: everything is built
         started = time.perf_counter()
@@ -52,21 +52,21 @@ class LineageSelection:
         finally:
             self.seconds = time.perf_counter() - started
 
-    def _classify(self, inv: _Invocation, manifest_obj: Any) -> None:
-        from branchops.dbt.runner import _failure_text, _invoke
+    def _classify(self, inv: Invocation, manifest_obj: Any) -> None:
+        from branchops.dbt.invocation import failure_text, invoke
 
         base = json.loads((inv.work / "state" / "manifest.json").read_text())
         compiled_path = inv.work / "compiled-manifest.json"
         # compiling marks the nodes of the manifest object compiled: the build must get a pristine one
-        res = _invoke(["compile", "--quiet", *inv.common, *inv.state_args, "--select", "state:modified+"],
+        res = invoke(["compile", "--quiet", *inv.common, *inv.state_args, "--select", "state:modified+"],
                       manifest=_pristine(manifest_obj))
         if not res.success:
-            self.fallback = f"dbt compile failed: {_failure_text(res) or 'see the dbt log'}"
+            self.fallback = f"dbt compile failed: {failure_text(res) or 'see the dbt log'}"
             return
         shutil.copyfile(inv.target / "manifest.json", compiled_path)
         head = json.loads(compiled_path.read_text())
         inv.on_manifest = lambda path: fill_compiled_code(path, [head, base])
-        listed = _invoke(["ls", "--log-level", "none", *inv.common, *inv.state_args, "--output", "json",
+        listed = invoke(["ls", "--log-level", "none", *inv.common, *inv.state_args, "--output", "json",
                           "--output-keys", "unique_id", "--select", "state:modified"], manifest=manifest_obj)
         if not listed.success or not isinstance(listed.result, list):
             self.fallback = "dbt ls of state:modified failed"

@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 
 from branchops.cli.app import main
-from branchops.cli.state import STATE
 from branchops.config import Settings, load_settings
 from branchops.diff import diff_refs, render_markdown
 from branchops.diff.model import ChangedRow, Samples
@@ -19,7 +18,6 @@ from tests.diff.conftest import write
 
 
 def run(cfg: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    STATE._lakehouse = None
     with pytest.raises(SystemExit) as ex:
         main(["--config", str(cfg), *args])
     out, err = capsys.readouterr()
