@@ -30,22 +30,15 @@ def diff(
     output: OutputOpt = None,
 ) -> int:
     """What changed between two refs: tables, schemas, rows by key, column profiles."""
-    from branchops.pr.diff_step import diff_as_asked, diff_engine
-
     lh = STATE.lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
-    from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
+    from branchops.diff import DiffOptions, diff_refs, parse_key_flags, print_text, render_markdown
 
     options = DiffOptions(
         keys=parse_key_flags(key or []), tables=patterns, include_unchanged=all_, sample=sample,
         tolerance=tolerance, profiles=not no_profiles,
     )
-    engine = diff_engine(lh)  # the configured engine (Trino); None: the diff's own DuckDB
-    try:
-        result = diff_as_asked(lh, base or lh.main, head, engine, options)
-    finally:
-        if engine is not None:
-            engine.close()
+    result = diff_refs(lh, base or lh.main, head, options=options)  # in the engine of the settings
     fmt = STATE.fmt(output)
     if fmt is OutputFormat.JSON:
         emit(fmt, result.to_dict())
