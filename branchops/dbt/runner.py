@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, store_artifacts, version_note
+from branchops.dbt.artifacts import (
+    MANIFEST_PROPERTY,
+    PARTIAL_PARSE_FILE,
+    fetch,
+    find_build,
+    store_artifacts,
+    version_note,
+)
 from branchops.dbt.deps import deps_command, missing_packages
 from branchops.dbt.project import SCRATCH_ENV, DbtProject
 from branchops.dbt.publish import write_relation_detail
@@ -340,7 +347,7 @@ def _publish(lakehouse: Lakehouse, inv: _Invocation, result: DbtRunResult, built
     after = lakehouse.catalog.tables(inv.branch)
     result.published = {n.table: after[n.table] for n in built if n.table in after}
     result.hash = w.result.hash if w.result else None
-    result.manifest = w.properties.get("branchops.dbt.manifest")
+    result.manifest = w.properties.get(MANIFEST_PROPERTY)
     result.run_results = w.properties.get("branchops.dbt.run_results")
     result.timings["publish"] = time.perf_counter() - started
 

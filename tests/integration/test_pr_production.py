@@ -18,9 +18,10 @@ from s3_server import S3Server
 
 from branchops.config import Settings
 from branchops.demo import demo_relations
+from branchops.diff.run import PIN_PREFIX
 from branchops.engine.trino import SCRATCH_CATALOG, TrinoEngine
 from branchops.lakehouse import Lakehouse
-from branchops.pr.diff_step import PIN_PREFIX, DataDiffer
+from branchops.pr.diff_step import DataDiffer
 
 pytestmark = pytest.mark.integration
 
