@@ -84,7 +84,11 @@ def sync(pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, base: BaseOpt = None, 
 def status(pr: PrOpt, output: OutputOpt = None) -> None:
     """The PR branch and its last validation (or the merge that landed it)."""
     fmt = STATE.fmt(output)
-    out = _prs(fmt).status(pr)
+    prs = _prs(fmt)
+    try:
+        out = prs.status(pr)
+    finally:
+        prs.reporter.close()
     v = out.validation or {}
     emit(fmt, out.to_dict(), lambda: say(
         f"PR #{pr} ({out.branch}): {out.status.value}"
@@ -129,7 +133,11 @@ def merge(
 def close(pr: PrOpt, output: OutputOpt = None) -> None:
     """Drop pr-N (fine if it does not exist)."""
     fmt = STATE.fmt(output)
-    out = _prs(fmt).close(pr)
+    prs = _prs(fmt)
+    try:
+        out = prs.close(pr)
+    finally:
+        prs.reporter.close()
     _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog.base import Commit
+from branchops.dbt.artifacts import MANIFEST_PROPERTY
 from branchops.errors import (
     DbtFailed,
     MergeConflict,
@@ -25,6 +26,7 @@ from branchops.errors import (
 )
 from branchops.lakehouse import Lakehouse
 from branchops.pr.code_merge import land_code, undone_merges
+from branchops.pr.failures import SyncStep, failure_outcome
 from branchops.pr.github import MERGE_MARKER, run_url
 from branchops.pr.model import (
     MERGE_OP,
@@ -76,6 +78,7 @@ class PullRequests:
         return pr_branch_name(pr, self.lh.settings.pr_branch_prefix)
 
     _merge_code = False
+    _step = SyncStep.FORK  # the step of the running sync, for the outcome of a failure
 
     # -- open / sync ----------------------------------------------------------------------
     def sync(self, pr: int, sha: str, project_dir: Path, base: str | None = None) -> Outcome:
@@ -85,12 +88,15 @@ class PullRequests:
         if not sha.strip():
             raise UsageError("--sha must be the commit the PR's code is at")
         check = self.reporter.start_check(sha)
+        self._step = SyncStep.FORK
         try:
             outcome, build, diff = self._validate(pr, sha, project_dir, base or self.lh.main)
         except Exception as e:
-            failed = Outcome("sync", pr, branch, Status.FAILED, sha=sha, base=base or self.lh.main,
-                             reason=f"{type(e).__name__}: {e}")
+            failed = failure_outcome(e, pr=pr, branch=branch, sha=sha, base=base or self.lh.main, step=self._step)
+            failed.report = render_report(failed, None, None)
             with contextlib.suppress(Exception):  # the error that stopped the sync is what to show
+                self.reporter.publish(failed)  # replaces the previous run's comment
+            with contextlib.suppress(Exception):
                 self.reporter.finish_check(check, failed)
             raise
         outcome.report = render_report(outcome, build, diff)
@@ -110,6 +116,7 @@ class PullRequests:
         timings["fork"] = time.perf_counter() - t0
         self.progress(f"forked {branch} from {base} at {base_hash[:12]}; building state:modified+")
         t1 = time.perf_counter()
+        self._step = SyncStep.BUILD
         try:
             build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base)
         except DbtFailed as e:  # a failed model or test: nothing was published on the branch
@@ -119,6 +126,7 @@ class PullRequests:
         if build.ok:
             self.progress("diffing every changed table against the base")
             t2 = time.perf_counter()
+            self._step = SyncStep.DIFF
             diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys)
             timings["diff"] = time.perf_counter() - t2
         changed = sorted(t["table"] for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged")
@@ -131,6 +139,7 @@ class PullRequests:
             build=Step.PASSED if build.ok else Step.FAILED, tests=tests_step,
             changed_tables=tuple(changed), diff_summary=_summary(diff), run_url=run_url(),
         )
+        self._step = SyncStep.RECORD
         commit = self.catalog.commit(
             branch, {}, f"validate PR #{pr} at {sha[:12]}: {validation.status.value}",
             properties=validation.to_properties(), author=self.lh.settings.author_name,
@@ -322,7 +331,7 @@ class PullRequests:
             if c.hash == v.base_hash:
                 break
             found = {k: val for k, val in c.properties.items() if k.startswith(DBT_ARTIFACT_PREFIX)}
-            if any(k.endswith("manifest") for k in found):
+            if MANIFEST_PROPERTY in found:
                 return found
         return {}
 
