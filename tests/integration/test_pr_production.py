@@ -130,8 +130,9 @@ def test_pr_open_merge_close_and_gc_through_the_cli(
         # only main's catalog is left (and the shared scratch catalog, with no schema of a finished
         # run): PR branches, dbt's write forks and the diff's pins took theirs along
         assert left <= {engine.catalog_name("main"), SCRATCH_CATALOG}, left
-        scratch = {r[0] for r in engine.query(f'SHOW SCHEMAS FROM "{SCRATCH_CATALOG}"')}
-        assert scratch <= {"default", "information_schema"}, scratch
+        if SCRATCH_CATALOG in engine.existing_catalogs():  # absent when every diff was keyed (one query)
+            scratch = {r[0] for r in engine.query(f'SHOW SCHEMAS FROM "{SCRATCH_CATALOG}"')}
+            assert scratch <= {"default", "information_schema"}, scratch
     assert {r.name for r in catalog.list_refs(include_internal=True)} == {"main"}
     segments_v2 = catalog.tables("main")["analytics.customer_segments"]
     assert segments_v2 != segments_v1
