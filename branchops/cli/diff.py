@@ -37,34 +37,27 @@ def diff(
     output: OutputOpt = None,
 ) -> ExitCode:
     """What changed between two refs: tables, schemas, rows by key, column profiles."""
-    from branchops.pr.diff_step import diff_as_asked, diff_engine
-
     if rebuild_base and project_dir is None:
         raise UsageError("--rebuild-base needs --project-dir (the dbt project of the head)",
                          unchanged="nothing was diffed")
     lh = cli_state(ctx).lakehouse()
     patterns = [p.strip() for spec in tables or [] for p in spec.split(",") if p.strip()]
-    from branchops.diff import DiffOptions, parse_key_flags, print_text, render_markdown
+    from branchops.diff import DiffOptions, diff_refs, parse_key_flags, print_text, render_markdown
 
     options = DiffOptions(
         keys=parse_key_flags(key or []), tables=patterns, include_unchanged=all_, sample=sample,
         tolerance=tolerance, profiles=not no_profiles,
     )
-    engine = diff_engine(lh)  # the configured engine (Trino); None: the diff's own DuckDB
     chosen = None
-    try:
-        with contextlib.ExitStack() as stack:
-            against = base or lh.main
-            if rebuild_base:
-                from branchops.pr.drift_free import rebuilt_base
+    with contextlib.ExitStack() as stack:
+        against = base or lh.main
+        if rebuild_base:
+            from branchops.pr.drift_free import rebuilt_base
 
-                assert project_dir is not None
-                chosen = stack.enter_context(rebuilt_base(lh, against, head, project_dir))
-                against = chosen.ref
-            result = diff_as_asked(lh, against, head, engine, options)
-    finally:
-        if engine is not None:
-            engine.close()
+            assert project_dir is not None
+            chosen = stack.enter_context(rebuilt_base(lh, against, head, project_dir))
+            against = chosen.ref
+        result = diff_refs(lh, against, head, options=options)  # in the engine of the settings
     if chosen is not None:
         result = dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base or lh.main))
         err_console.print(f"diff mode: {chosen.mode} ({chosen.reason})")

@@ -90,7 +90,11 @@ def sync(ctx: typer.Context, pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, ba
 def status(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> None:
     """The PR branch and its last validation (or the merge that landed it)."""
     fmt = cli_state(ctx).fmt(output)
-    out = _prs(ctx, fmt).status(pr)
+    prs = _prs(ctx, fmt)
+    try:
+        out = prs.status(pr)
+    finally:
+        prs.reporter.close()
     v = out.validation or {}
     emit(fmt, out.to_dict(), lambda: say(
         f"PR #{pr} ({out.branch}): {out.status.value}"
@@ -136,7 +140,11 @@ def merge(
 def close(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> ExitCode:
     """Drop pr-N (fine if it does not exist)."""
     fmt = cli_state(ctx).fmt(output)
-    out = _prs(ctx, fmt).close(pr)
+    prs = _prs(ctx, fmt)
+    try:
+        out = prs.close(pr)
+    finally:
+        prs.reporter.close()
     return _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
 
 

@@ -58,15 +58,8 @@ def run_diff(lakehouse: Lakehouse, branch: str, tables: Sequence[str] = ()) -> D
     """The diff of ``branch`` against main: the tables that changed (of ``tables``, glob
     patterns; all by default), with row counts (no samples or profiles: the checks need counts,
     the summary names tables)."""
-    from branchops.pr.diff_step import diff_engine
-
     options = DiffOptions(tables=tuple(tables), sample=0, profiles=False)
-    engine = diff_engine(lakehouse)  # None on DuckDB: the diff opens its own when it must scan
-    try:
-        return diff_refs(lakehouse, lakehouse.main, branch, engine=engine, options=options)
-    finally:
-        if engine is not None:
-            engine.close()
+    return diff_refs(lakehouse, lakehouse.main, branch, options=options)  # in the engine of the settings
 
 
 def summary(diff: DiffResult) -> list[str]:

@@ -8,15 +8,17 @@ against the manifest of the newest such commit on the base ref.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyiceberg.io import load_file_io
 
 if TYPE_CHECKING:
     from branchops.catalog.base import Commit, VersionedCatalog
 
+#: the commit property naming a build's manifest: the one place its name is written
 MANIFEST_PROPERTY = "branchops.dbt.manifest"
 RUN_RESULTS_PROPERTY = "branchops.dbt.run_results"
 #: dbt's partial-parse state of the build: the next run of the same code parses only what changed
@@ -88,14 +90,32 @@ def store_artifacts(
     return props
 
 
-def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
-    """Copy a stored artifact to a local file."""
+def _read(catalog: VersionedCatalog, location: str) -> bytes:
+    """A stored artifact's bytes, through the warehouse's FileIO (local disk or S3)."""
     io = load_file_io(properties=catalog.io_properties, location=location)
     with io.new_input(location).open() as f:
-        data = f.read()
+        return f.read()
+
+
+def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
+    """Copy a stored artifact to a local file."""
+    data = _read(catalog, location)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     return dest
+
+
+def load_manifest(catalog: VersionedCatalog, ref: str) -> dict[str, Any] | None:
+    """The manifest of the build :func:`find_build` finds for ``ref``, parsed; None when there is
+    no build, or its manifest is gone or unreadable (a diff then goes without the manifest's keys)."""
+    stored = find_build(catalog, ref)
+    if stored is None:
+        return None
+    try:
+        manifest: dict[str, Any] = json.loads(_read(catalog, stored.manifest))
+    except (OSError, ValueError):
+        return None
+    return manifest
 
 
 def version_note(manifest_path: Path) -> str | None:
@@ -103,8 +123,6 @@ def version_note(manifest_path: Path) -> str | None:
     version (after an upgrade). dbt 1.11 reads 1.10's manifests (both schema v12) and compares
     node by node, so ``state:modified`` still selects only what the PR changed; the note says so,
     so nobody wonders why the first PR after an upgrade looked different."""
-    import json
-
     from dbt.version import __version__ as current
 
     meta = json.loads(manifest_path.read_text()).get("metadata", {})

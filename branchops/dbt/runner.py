@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import store_artifacts
+from branchops.dbt.artifacts import (
+    MANIFEST_PROPERTY,
+    store_artifacts,
+)
 from branchops.dbt.deps import deps_command, missing_packages
 from branchops.dbt.invocation import (
     PUBLISHING,
@@ -199,7 +202,7 @@ def _publish(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, built:
     after = lakehouse.catalog.tables(inv.branch)
     result.published = {n.table: after[n.table] for n in built if n.table in after}
     result.hash = w.result.hash if w.result else None
-    result.manifest = w.properties.get("branchops.dbt.manifest")
+    result.manifest = w.properties.get(MANIFEST_PROPERTY)
     result.run_results = w.properties.get("branchops.dbt.run_results")
     result.timings["publish"] = time.perf_counter() - started
 

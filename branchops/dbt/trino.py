@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from branchops.dbt.artifacts import store_artifacts
+from branchops.dbt.artifacts import MANIFEST_PROPERTY, store_artifacts
 from branchops.dbt.invocation import Invocation, invoke, record_outcome
 from branchops.dbt.project import TARGET_NAME
 from branchops.dbt.results import DbtRunResult, exposures, model_tables, publishable
@@ -139,7 +139,7 @@ def run_on_trino(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, *,
                 if fork is not None:
                     engine.drop_catalog(fork)
             result.hash = w.result.hash if w.result else None
-            result.manifest = w.properties.get("branchops.dbt.manifest")
+            result.manifest = w.properties.get(MANIFEST_PROPERTY)
             result.run_results = w.properties.get("branchops.dbt.run_results")
     built = {n.unique_id for n in publishable(result.nodes)}
     result.reused = sorted(set(model_tables(manifest).values()) & set(before) - set(result.published))

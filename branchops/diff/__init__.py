@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name 
     from branchops.diff.compute import DiffOptions, diff_refs
     from branchops.diff.keys import keys_from_manifest, load_ref_manifest, parse_key_flags
     from branchops.diff.model import (
+        MAX_COMMENT_BYTES,
         ChangedRow,
         ColumnProfiles,
         DiffResult,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name 
         TableDiff,
         TableStatus,
     )
-    from branchops.diff.render import MAX_COMMENT_BYTES, print_text, render_json, render_markdown
+    from branchops.diff.render import print_text, render_json, render_markdown
 
 __all__ = [
     "MAX_COMMENT_BYTES",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 _EXPORTS = {
-    "MAX_COMMENT_BYTES": "branchops.diff.render",
+    "MAX_COMMENT_BYTES": "branchops.diff.model",
     "ChangedRow": "branchops.diff.model",
     "ColumnProfiles": "branchops.diff.model",
     "DiffOptions": "branchops.diff.compute",

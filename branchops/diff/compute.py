@@ -46,7 +46,7 @@ from branchops.diff.snapshots import (
     files_for_keys,
     manifest_profiles,
 )
-from branchops.errors import ConfigError, UsageError
+from branchops.errors import UsageError
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -65,13 +65,6 @@ class DiffOptions:
     tolerance: float = 1e-9
     profiles: bool = True
     manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
-
-
-def open_engine(lakehouse: Lakehouse) -> Engine:
-    if lakehouse.settings.engine != "duckdb":
-        raise ConfigError(f"diff on engine {lakehouse.settings.engine!r} is not available yet",
-                          hint="set engine = \"duckdb\" in branchops.toml")
-    return _duckdb(lakehouse.catalog, lakehouse.settings.threads)
 
 
 #: DuckDB's memory for a diff (its default is 80% of RAM): bigger aggregations spill to a temporary
@@ -103,14 +96,23 @@ def diff_refs(
 ) -> DiffResult:
     """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table.
 
-    Keyword arguments are :class:`DiffOptions` fields. Raises RefNotFound (unknown ref) and
-    UsageError (a key naming a missing table or column, a bad pattern).
+    Keyword arguments are :class:`DiffOptions` fields. Without ``engine``, a lakehouse diffs in
+    the engine of its settings (``load_engine``; DuckDB: its own, opened only when a table has to
+    be scanned), a bare catalog in DuckDB. Raises RefNotFound (unknown ref) and UsageError (a key
+    naming a missing table or column, a bad pattern).
     """
-    from branchops.lakehouse import Lakehouse
+    from branchops.catalog.base import VersionedCatalog
 
     opts = options or DiffOptions(**kw)
-    catalog = lakehouse.catalog if isinstance(lakehouse, Lakehouse) else lakehouse
-    lazy = _LazyEngine(engine, lakehouse if isinstance(lakehouse, Lakehouse) else None, catalog)
+    if isinstance(lakehouse, VersionedCatalog):
+        catalog, threads = lakehouse, None
+    else:
+        if engine is None and lakehouse.settings.engine != "duckdb":
+            from branchops.diff.run import diff_in_configured_engine
+
+            return diff_in_configured_engine(lakehouse, base, head, opts)
+        catalog, threads = lakehouse.catalog, lakehouse.settings.threads
+    lazy = _LazyEngine(engine, catalog, threads)
     try:
         return _diff(catalog, lazy, base, head, opts)
     finally:
@@ -120,16 +122,13 @@ def diff_refs(
 class _LazyEngine:
     """Opens the engine on first use: a diff answered from the catalog alone never starts one."""
 
-    def __init__(self, engine: Engine | None, lakehouse: Lakehouse | None, catalog: VersionedCatalog) -> None:
+    def __init__(self, engine: Engine | None, catalog: VersionedCatalog, threads: int | None) -> None:
         self._engine, self._own = engine, engine is None
-        self._lakehouse, self._catalog = lakehouse, catalog
+        self._catalog, self._threads = catalog, threads
 
     def get(self) -> Engine:
         if self._engine is None:
-            if self._lakehouse is not None:
-                self._engine = open_engine(self._lakehouse)
-            else:
-                self._engine = _duckdb(self._catalog, None)
+            self._engine = _duckdb(self._catalog, self._threads)
         return self._engine
 
     def close_own(self) -> None:

@@ -6,20 +6,13 @@ From a manifest, in this order: ``meta.primary_key``, a ``unique`` test on one c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from branchops.errors import UsageError
 
 if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
-
-#: commit properties that may name a dbt manifest, most specific first; any other property whose
-#: name ends in "manifest" and whose value ends in ".json" is taken too.
-MANIFEST_PROPERTIES = ("branchops.dbt.manifest", "branchops.manifest", "dbt.manifest")
-MANIFEST_LOG_DEPTH = 200
 
 #: a table's key and where it came from ("flag", "manifest:meta.primary_key", ...)
 KeySpec = tuple[tuple[str, ...], str]
@@ -91,39 +84,12 @@ def keys_from_manifest(manifest: Mapping[str, Any]) -> dict[str, KeySpec]:
     return {t: min(c)[1:] for t, c in candidates.items()}
 
 
-def _read_manifest(value: str, warehouse: str) -> dict[str, Any] | None:
-    text = value.strip()
-    if text.startswith("{"):
-        loaded: dict[str, Any] = json.loads(text)
-        return loaded
-    path = text.removeprefix("file://")
-    for candidate in (Path(path), Path(warehouse.removeprefix("file://")) / path):
-        if candidate.is_file():
-            data: dict[str, Any] = json.loads(candidate.read_text())
-            return data
-    return None
-
-
-def manifest_property(properties: Mapping[str, str]) -> str | None:
-    for name in MANIFEST_PROPERTIES:
-        if properties.get(name):
-            return properties[name]
-    for name, value in sorted(properties.items()):
-        if name.lower().endswith("manifest") and value.strip().endswith(".json"):
-            return value
-    return None
-
-
 def load_ref_manifest(catalog: VersionedCatalog, ref: str) -> dict[str, Any] | None:
-    """The manifest of the newest dbt build reachable from ``ref`` (None when there is none)."""
-    for commit in catalog.log(ref, MANIFEST_LOG_DEPTH):
-        value = manifest_property(commit.properties)
-        if value:
-            try:
-                return _read_manifest(value, catalog.warehouse)
-            except (OSError, json.JSONDecodeError):
-                return None
-    return None
+    """The manifest of the newest dbt build reachable from ``ref`` (None when there is none):
+    :func:`branchops.dbt.artifacts.load_manifest`, read through the warehouse's FileIO."""
+    from branchops.dbt.artifacts import load_manifest
+
+    return load_manifest(catalog, ref)
 
 
 def resolve_keys(

@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+#: GitHub's limit on one comment's body, in UTF-8 bytes: the one copy of the number (the diff's
+#: markdown, the PR report and the GitHub client all fit into it)
+MAX_COMMENT_BYTES = 65_535
+
 
 class TableStatus(StrEnum):
     ADDED = "added"

@@ -10,10 +10,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from branchops.diff.model import DiffResult, TableDiff, jsonable
+from branchops.diff.model import MAX_COMMENT_BYTES, DiffResult, TableDiff, jsonable
 
-#: GitHub's limit on one comment's body
-MAX_COMMENT_BYTES = 65_535
 #: how a changed value is shown: ``base → head``
 ARROW = " → "
 
@@ -87,9 +85,11 @@ def _md_escape(v: Any) -> str:
     return _fmt(v).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: list[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], cell: Callable[[Any], str] = _md_escape
+              ) -> list[str]:
+    """A markdown table's lines: ``header`` as given, each value through ``cell``."""
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(_md_escape(v) for v in r) + " |" for r in rows]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return out
 
 
@@ -105,14 +105,14 @@ def _md_section(t: TableDiff, level: int) -> list[str]:
     if s.differs:
         cols = [["added", c.name, c.type] for c in s.added] + [["removed", c.name, c.type] for c in s.removed]
         cols += [["type changed", c.name, f"{c.base} → {c.head}"] for c in s.type_changed]
-        lines += [*_md_table(["schema", "column", "type"], cols), ""]
+        lines += [*md_table(["schema", "column", "type"], cols), ""]
     if t.rows and t.status.value == "modified":
         r = t.rows
         counts = [_count(r.base), _count(r.head), _signed(r.added, "+"), _signed(r.removed, "-"),
                   _signed(r.changed, "~")]
-        lines += [*_md_table(["base", "head", "added", "removed", "changed"], [counts]), ""]
+        lines += [*md_table(["base", "head", "added", "removed", "changed"], [counts]), ""]
     if level < 3 and any(t.columns.values()):
-        lines += [*_md_table(["column", "rows changed"], [[c, f"{n:,}"] for c, n in t.columns.items() if n]), ""]
+        lines += [*md_table(["column", "rows changed"], [[c, f"{n:,}"] for c, n in t.columns.items() if n]), ""]
     if level < 2 and t.profiles:
         rows = []
         for c, p in t.profiles.items():
@@ -123,7 +123,7 @@ def _md_section(t: TableDiff, level: int) -> list[str]:
                     rows.append([c, stat, bv, hv])
         if rows:
             lines += ["<details><summary>profiles (what differs)</summary>", ""]
-            lines += [*_md_table(["column", "stat", "base", "head"], rows), "", "</details>", ""]
+            lines += [*md_table(["column", "stat", "base", "head"], rows), "", "</details>", ""]
     if level < 1:
         lines += _md_samples(t)
     if t.notes:
@@ -138,11 +138,11 @@ def _md_samples(t: TableDiff) -> list[str]:
         if rows:
             cols = list(rows[0])
             out += [f"<details><summary>sample {kind} rows</summary>", ""]
-            out += [*_md_table(cols, [[r.get(c) for c in cols] for r in rows]), "", "</details>", ""]
+            out += [*md_table(cols, [[r.get(c) for c in cols] for r in rows]), "", "</details>", ""]
     if sm.changed:
         header, rows_ = changed_sample_table(sm.changed)
         out += ["<details><summary>sample changed rows (base → head)</summary>", ""]
-        out += [*_md_table(header, rows_), "", "</details>", ""]
+        out += [*md_table(header, rows_), "", "</details>", ""]
     return out
 
 
@@ -156,7 +156,7 @@ def render_markdown(result: DiffResult, max_bytes: int = MAX_COMMENT_BYTES, *, t
             f"`{result.base.ref}` @ `{result.base.hash[:12]}` → `{result.head.ref}` @ `{result.head.hash[:12]}`", ""]
     if not result.tables:
         return "\n".join([*head, "No table differs."]) + "\n"
-    summary = _md_table(SUMMARY_COLUMNS, [_summary_row(t) for t in result.tables])
+    summary = md_table(SUMMARY_COLUMNS, [_summary_row(t) for t in result.tables])
     shown = [t for t in result.tables if t.status.value != "unchanged"]
     notes = ["", "_Detail trimmed to fit a PR comment: {what}. The JSON output has everything._"]
     fits: Callable[[str], bool] = lambda text: len(text.encode()) <= max_bytes  # noqa: E731

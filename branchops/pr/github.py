@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from branchops.diff.model import MAX_COMMENT_BYTES
 from branchops.errors import BackendError, ConfigError
 from branchops.secrets import redact, register_secret
 
@@ -30,8 +31,6 @@ from branchops.secrets import redact, register_secret
 MARKER = "<!-- branchops:pr-report -->"
 #: the marker of the second sticky comment: how `pr merge --merge-code` ended (the report stays)
 MERGE_MARKER = "<!-- branchops:pr-merge -->"
-#: GitHub refuses comment bodies longer than this (in characters; we count bytes to be safe).
-MAX_COMMENT_BYTES = 65_535
 DEFAULT_API_URL = "https://api.github.com"
 #: the name of the check run (and the context of the commit status) branch protection can require
 CHECK_NAME = "branchops"

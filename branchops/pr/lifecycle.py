@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from branchops.catalog.base import Commit
+from branchops.catalog.base import Commit, MergeResult
+from branchops.dbt.artifacts import MANIFEST_PROPERTY
 from branchops.errors import (
     DbtFailed,
     MergeConflict,
@@ -25,6 +26,7 @@ from branchops.errors import (
 )
 from branchops.lakehouse import Lakehouse
 from branchops.pr.code_merge import land_code, undone_merges
+from branchops.pr.failures import SyncStep, failure_outcome
 from branchops.pr.github import MERGE_MARKER, run_url
 from branchops.pr.model import (
     MERGE_OP,
@@ -77,6 +79,7 @@ class PullRequests:
         return pr_branch_name(pr, self.lh.settings.pr_branch_prefix)
 
     _merge_code = False
+    _step = SyncStep.FORK  # the step of the running sync, for the outcome of a failure
 
     # -- open / sync ----------------------------------------------------------------------
     @holds_pr_lease  # gc leaves pr-N alone while this runs
@@ -87,12 +90,15 @@ class PullRequests:
         if not sha.strip():
             raise UsageError("--sha must be the commit the PR's code is at")
         check = self.reporter.start_check(sha)
+        self._step = SyncStep.FORK
         try:
             outcome, build, diff = self._validate(pr, sha, project_dir, base or self.lh.main)
         except Exception as e:
-            failed = Outcome("sync", pr, branch, Status.FAILED, sha=sha, base=base or self.lh.main,
-                             reason=f"{type(e).__name__}: {e}")
+            failed = failure_outcome(e, pr=pr, branch=branch, sha=sha, base=base or self.lh.main, step=self._step)
+            failed.report = render_report(failed, None, None)
             with contextlib.suppress(Exception):  # the error that stopped the sync is what to show
+                self.reporter.publish(failed)  # replaces the previous run's comment
+            with contextlib.suppress(Exception):
                 self.reporter.finish_check(check, failed)
             raise
         outcome.report = render_report(outcome, build, diff)
@@ -112,6 +118,7 @@ class PullRequests:
         timings["fork"] = time.perf_counter() - t0
         self.progress(f"forked {branch} from {base} at {base_hash[:12]}; building state:modified+")
         t1 = time.perf_counter()
+        self._step = SyncStep.BUILD
         try:
             build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base)
         except DbtFailed as e:  # a failed model or test: nothing was published on the branch
@@ -121,6 +128,7 @@ class PullRequests:
         if build.ok:
             self.progress("diffing every changed table against the base")
             t2 = time.perf_counter()
+            self._step = SyncStep.DIFF
             diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys,
                                     project_dir=project_dir, built=build.built)  # drift-free base: pr/drift_free.py
             timings["diff"] = time.perf_counter() - t2
@@ -134,6 +142,7 @@ class PullRequests:
             build=Step.PASSED if build.ok else Step.FAILED, tests=tests_step,
             changed_tables=tuple(changed), diff_summary=_summary(diff), run_url=run_url(),
         )
+        self._step = SyncStep.RECORD
         commit = self.catalog.commit(
             branch, {}, f"validate PR #{pr} at {sha[:12]}: {validation.status.value}",
             properties=validation.to_properties(), author=self.lh.settings.author_name,
@@ -259,6 +268,8 @@ class PullRequests:
         self, pr: int, branch: str, sha: str, v: Validation, approvers: list[str],
         on_conflict: OnConflict, project_dir: Path | None,
     ) -> Outcome:
+        """Merge the validated commit into the base: again against a base that moved, after a
+        rebuild on a conflict when asked; then drop pr-N."""
         t0 = time.perf_counter()
         expected = v.base_hash
         rebuilds = moves = 0
@@ -266,50 +277,68 @@ class PullRequests:
             done = self._find_merge(v.base, pr, sha, v.commit, stop_at=v.base_hash)
             if done is not None:
                 return self._already(pr, branch, sha, done, v.base)
-            assert v.commit is not None
-            props = merge_properties(v, approvers=approvers, previous_hash=expected, run_url=run_url(),
-                                     merged=list(v.changed_tables)) | self._build_artifacts(branch, v)
             try:
-                res = self.catalog.merge(
-                    f"{branch}@{v.commit}", v.base, expected_target_hash=expected, squash=True,
-                    message=f"merge PR #{pr} ({sha[:12]}) into {v.base}", properties=props,
-                    author=self.lh.settings.author_name,
-                )
+                res = self._merge_validated(pr, branch, sha, v, approvers, expected)
             except ReferenceConflict as e:  # the base moved: merge three-way against its new head
                 moves += 1
                 if moves > MOVED_RETRIES or e.actual is None:
                     raise
                 expected = e.actual
-                continue
             except RefNotFound:  # the branch went away under us: a concurrent merge or close
                 done = self._find_merge(v.base, pr, sha, v.commit, stop_at=v.base_hash)
-                if done is not None:
-                    return self._already(pr, branch, sha, done, v.base)
-                raise
+                if done is None:
+                    raise
+                return self._already(pr, branch, sha, done, v.base)
             except MergeConflict as e:
                 if on_conflict is OnConflict.FAIL or rebuilds >= REBUILD_RETRIES:
-                    return Outcome(
-                        "merge", pr, branch, Status.CONFLICT, sha=sha, base=v.base, conflicts=list(e.conflicts),
-                        reason=f"{v.base} changed the same tables since the validation: {', '.join(e.conflicts)}"
-                        + ("" if on_conflict is OnConflict.FAIL else f" (still after {rebuilds} rebuilds)")
-                        + f"; {v.base} was not changed",
-                    )
+                    return self._conflict(pr, branch, sha, v, e, on_conflict, rebuilds)
                 rebuilds += 1
-                self.progress(f"conflict on {', '.join(e.conflicts)}: rebuilding on the current {v.base}")
                 assert project_dir is not None
-                redo, build, diff = self._validate(pr, sha, project_dir, v.base)
-                redo.report = render_report(redo, build, diff)
-                self.reporter.publish(redo)
-                if redo.status is not Status.PASSED:
-                    redo.command = "merge"
-                    redo.reason = f"rebuild on the current {v.base} failed: {redo.reason}"
-                    return redo
-                v = Validation.from_properties(
-                    self.catalog.get_commit(str(redo.hash)).properties, redo.hash
-                ) or v
-                expected = v.base_hash
-                continue
-            break
+                rebuilt = self._rebuild(pr, sha, project_dir, v, e)
+                if isinstance(rebuilt, Outcome):
+                    return rebuilt
+                v, expected = rebuilt, rebuilt.base_hash
+            else:
+                return self._landed(pr, branch, sha, v, res, approvers, rebuilds, t0)
+
+    def _merge_validated(
+        self, pr: int, branch: str, sha: str, v: Validation, approvers: list[str], expected: str
+    ) -> MergeResult:
+        """One atomic merge of the validated commit into the base, expected at ``expected``."""
+        assert v.commit is not None
+        props = merge_properties(v, approvers=approvers, previous_hash=expected, run_url=run_url(),
+                                 merged=list(v.changed_tables)) | self._build_artifacts(branch, v)
+        return self.catalog.merge(
+            f"{branch}@{v.commit}", v.base, expected_target_hash=expected, squash=True,
+            message=f"merge PR #{pr} ({sha[:12]}) into {v.base}", properties=props,
+            author=self.lh.settings.author_name,
+        )
+
+    @staticmethod
+    def _conflict(pr: int, branch: str, sha: str, v: Validation, e: MergeConflict, on_conflict: OnConflict,
+                  rebuilds: int) -> Outcome:
+        return Outcome(
+            "merge", pr, branch, Status.CONFLICT, sha=sha, base=v.base, conflicts=list(e.conflicts),
+            reason=f"{v.base} changed the same tables since the validation: {', '.join(e.conflicts)}"
+            + ("" if on_conflict is OnConflict.FAIL else f" (still after {rebuilds} rebuilds)")
+            + f"; {v.base} was not changed",
+        )
+
+    def _rebuild(self, pr: int, sha: str, project_dir: Path, v: Validation, e: MergeConflict
+                 ) -> Validation | Outcome:
+        """A fresh sync on the current base after a conflict: its validation, or the failed outcome."""
+        self.progress(f"conflict on {', '.join(e.conflicts)}: rebuilding on the current {v.base}")
+        redo, build, diff = self._validate(pr, sha, project_dir, v.base)
+        redo.report = render_report(redo, build, diff)
+        self.reporter.publish(redo)
+        if redo.status is not Status.PASSED:
+            redo.command = "merge"
+            redo.reason = f"rebuild on the current {v.base} failed: {redo.reason}"
+            return redo
+        return Validation.from_properties(self.catalog.get_commit(str(redo.hash)).properties, redo.hash) or v
+
+    def _landed(self, pr: int, branch: str, sha: str, v: Validation, res: MergeResult, approvers: list[str],
+                rebuilds: int, t0: float) -> Outcome:
         if not self._merge_code:  # with the code merge, pr-N stays until the code has landed
             self.drop_quietly(branch, v.commit)
         info = res.to_dict() | {"approvers": approvers, "rebuilds": rebuilds}
@@ -326,7 +355,7 @@ class PullRequests:
             if c.hash == v.base_hash:
                 break
             found = {k: val for k, val in c.properties.items() if k.startswith(DBT_ARTIFACT_PREFIX)}
-            if any(k.endswith("manifest") for k in found):
+            if MANIFEST_PROPERTY in found:
                 return found
         return {}
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from branchops.diff.model import MAX_COMMENT_BYTES
 from branchops.diff.render import changed_sample_table
+from branchops.diff.render import md_table as diff_md_table
 from branchops.lineage.report import impact_markdown
 from branchops.pr.drift import drift_note
-from branchops.pr.github import MARKER, MAX_COMMENT_BYTES
+from branchops.pr.github import MARKER
 from branchops.pr.model import BuildOutcome, Outcome, Status
 
 if TYPE_CHECKING:
@@ -34,9 +36,8 @@ def _cell(value: Any) -> str:
 
 
 def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "| " + " | ".join(_cell(c) for c in columns) + " |"
-    sep = "|" + "|".join("---" for _ in columns) + "|"
-    return "\n".join([head, sep, *("| " + " | ".join(_cell(v) for v in r) + " |" for r in rows)])
+    """:func:`branchops.diff.render.md_table` with the report's cells (cut at 60 characters)."""
+    return "\n".join(diff_md_table([_cell(c) for c in columns], rows, _cell))
 
 
 def _num(value: Any) -> str:

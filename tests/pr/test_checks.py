@@ -14,6 +14,7 @@ from github_server import FakeGitHub, serve
 from gitlab_server import FakeGitLab
 from helpers import TOKEN, PointerDiffer, TableBuilder, rows
 
+from branchops.errors import BackendError
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter, Status
 from branchops.pr.github import CHECK_NAME, MARKER, GitHubClient
@@ -65,6 +66,29 @@ def test_failed_build_and_a_crashed_sync_complete_the_check_as_failure(
     last = list(github.check_runs.values())[-1]
     assert last["status"] == "completed" and last["conclusion"] == "failure"
     assert "the build step crashed" in last["output"]["title"]
+
+
+class TrinoDown(PointerDiffer):
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+        raise BackendError("Trino query failed: connection refused", hint="is Trino up?")
+
+
+def test_a_backend_error_in_the_diff_replaces_the_last_report_on_the_pr(
+    lakehouse: Lakehouse, github: FakeGitHub
+) -> None:
+    sync(lakehouse, github_reporter(), TableBuilder({"mart.orders": rows(3)}))
+    [passed] = github.bodies(7)
+    assert "passed" in passed.splitlines()[1]
+    with pytest.raises(BackendError, match="connection refused"):
+        PullRequests(lakehouse, github_reporter(), builder=TableBuilder({"mart.orders": rows(4)}),
+                     differ=TrinoDown()).sync(7, SHA, PROJECT)
+    [failed] = github.bodies(7)  # the one sticky comment, edited: not the previous run's report
+    assert failed.startswith(MARKER) and "failed" in failed.splitlines()[1]
+    assert "the diff step failed" in failed and "BackendError: Trino query failed: connection refused" in failed
+    assert "main was not changed" in failed
+    last = list(github.check_runs.values())[-1]
+    assert last["conclusion"] == "failure" and "the diff step failed" in last["output"]["title"]
+    assert "mart.orders" not in lakehouse.catalog.tables("main")
 
 
 def test_without_check_permission_a_commit_status_is_set(lakehouse: Lakehouse, github: FakeGitHub) -> None:

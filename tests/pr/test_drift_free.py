@@ -107,7 +107,7 @@ def test_a_pure_refactor_shows_no_rows_drift_free_and_the_drift_stored_also_ad_h
     drifted: tuple[Lakehouse, Path]
 ) -> None:
     from branchops.diff import DiffOptions
-    from branchops.pr.diff_step import diff_as_asked
+    from branchops.diff.run import diff_as_asked
     from branchops.pr.drift_free import rebuilt_base
 
     lh, project = drifted

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -120,6 +119,8 @@ def test_token_travels_only_in_the_header(github: FakeGitHub) -> None:
 
 def test_actions_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out, summary = tmp_path / "out", tmp_path / "summary.md"
+    process_out = tmp_path / "process_out"  # the runner's own file: an explicit env must not reach it
+    monkeypatch.setenv("GITHUB_OUTPUT", str(process_out))
     env = {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
     assert write_outputs({"branch": "pr-4", "status": "passed", "notes": "a\nb"}, env)
     assert append_step_summary("# hi", env) and append_step_summary("# again", env)
@@ -131,4 +132,6 @@ def test_actions_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_url({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "12"}) \
         == "https://github.com/o/r/actions/runs/12"
     assert run_url({}) is None
-    assert os.environ.get("GITHUB_OUTPUT") is None or True
+    assert not process_out.exists()
+    assert write_outputs({"a": "b"})  # without env: the process's $GITHUB_OUTPUT
+    assert process_out.read_text() == "a=b\n"
