@@ -352,7 +352,10 @@ class VersionedCatalog(ABC):
 
         Fast-forwards when ``target`` has not moved since the merge base (unless ``squash``:
         then one commit with a single parent is written, which is what publishing a
-        write-audit-publish branch wants).
+        write-audit-publish branch wants). A merge whose three-way plan is empty, while the source
+        has commits the target lacks, still writes a commit without table changes: it records the
+        merge (later merge bases start from the source) and keeps ``properties``. A source with
+        nothing new is a no-op.
 
         Raises:
             MergeConflict (nothing written), ReferenceConflict, RefNotFound.

@@ -463,6 +463,31 @@ def test_merge_of_nothing_new_is_a_no_op(catalog: VersionedCatalog) -> None:
     assert state(catalog, "main") == before
 
 
+@pytest.mark.parametrize("squash", [False, True], ids=["merge", "squash"])
+def test_merge_whose_plan_is_empty_still_records_the_merge(catalog: VersionedCatalog, squash: bool) -> None:
+    """The source has new commits, but the target already holds what they bring (issue 16 part 7).
+    Every backend writes a commit without table changes, as git's ``--no-ff`` does: a later merge's
+    base is then the source (not the older fork point), and the audit properties are kept."""
+    fork = seed(catalog, "raw.a", "raw.b")
+    catalog.create_branch("feat")
+    catalog.commit("feat", {"raw.a": loc("raw.a", "same")}, "feat sets a")
+    catalog.commit("feat", {"raw.c": loc("raw.c", "tmp")}, "feat adds c")
+    feat_head = catalog.commit("feat", {"raw.c": None}, "feat drops c again").hash
+    catalog.commit("main", {"raw.a": loc("raw.a", "same"), "raw.b": loc("raw.b", "t")}, "main sets a and b")
+    before = state(catalog, "main")
+    dry = catalog.merge("feat", "main", dry_run=True, squash=squash)
+    assert (dry.hash, dry.merged_tables, dry.fast_forward, dry.dry_run) == (None, (), False, True)
+    assert state(catalog, "main") == before
+    result = catalog.merge("feat", "main", squash=squash, message="nothing to bring", properties={"pr": "1"})
+    assert (result.merged_tables, result.fast_forward, result.dry_run, result.previous_hash) == ((), False, False,
+                                                                                                before[0])
+    assert result.hash not in (None, before[0]) and catalog.get_ref("main").hash == result.hash
+    assert catalog.tables("main") == {"raw.a": loc("raw.a", "same"), "raw.b": loc("raw.b", "t")}
+    written = catalog.log("main", limit=1)[0]
+    assert (written.hash, written.changes, written.properties.get("pr")) == (result.hash, (), "1")
+    assert catalog.merge_base("feat", "main") == (fork if squash else feat_head)
+
+
 def test_repeated_merges_use_the_last_merge_as_base(catalog: VersionedCatalog) -> None:
     seed(catalog, "raw.a", "raw.b")
     catalog.create_branch("feat")

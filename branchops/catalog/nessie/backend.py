@@ -348,10 +348,12 @@ class NessieVersionedCatalog(VersionedCatalog):
         if plan.conflicts:
             raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
         merged = tuple(sorted(plan.changes))
-        if dry_run or not merged:  # nothing to write: the target already has all it would take
-            return MergeResult(source, target, None if dry_run else t_head, merged, base, False, dry_run, t_head)
+        if dry_run:
+            return MergeResult(source, target, None, merged, base, False, True, t_head)
         msg = message or f"merge {source} into {target}"
-        if squash or base == NO_ANCESTOR:  # Nessie refuses to merge histories with no common ancestor
+        # Nessie refuses to merge histories with no common ancestor. An empty plan is still a merge
+        # (as on the SQL backend, and git's --no-ff): its commit records the source as a parent.
+        if squash or base == NO_ANCESTOR or not merged:
             props = dict(properties or {})
             if not squash:
                 props.setdefault(MERGED_FROM, s_head)
