@@ -173,7 +173,7 @@ class BranchIcebergCatalog(MetastoreCatalog):
             CommitFailedException: a requirement failed or the ref moved; nothing was written.
         """
         head = self.versioned.resolve(self.ref)
-        location = self.versioned.tables(self.ref).get(name)
+        location = self._tables_at(head).get(name)  # the table as of the head the commit expects
         current = self._table_from(name, location, for_writes=False) if location else None
         staged = self._update_and_stage_table(current, tuple(name.split(".")), requirements, updates)
         if current is not None and staged.metadata == current.metadata:
