@@ -8,9 +8,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from branchops.pr.drift import source_drift
+from branchops.pr.model import PrDiff
 
 if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
@@ -23,7 +24,7 @@ class DataDiffer:
         self.base_mode = base_mode  # drift-free diffs (branchops.pr.drift_free): auto or stored
 
     def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
-             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
+             project_dir: Path | None = None, built: Sequence[str] = ()) -> PrDiff:
         from branchops.diff import DiffOptions
         from branchops.diff.run import diff_in_configured_engine
         from branchops.pr.drift_free import diff_base
@@ -34,7 +35,4 @@ class DataDiffer:
                        base_mode=self.base_mode) as chosen:
             result = diff_in_configured_engine(lakehouse, chosen.ref, head, options)
         result = dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base))
-        out = result.to_dict() | chosen.to_dict()
-        if drift is not None:
-            out["drift"] = drift.to_dict()
-        return out
+        return PrDiff(result, chosen.mode, chosen.reason, chosen.rebuilt, drift)

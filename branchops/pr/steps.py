@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from branchops.pr.model import BuildOutcome
+from branchops.pr.model import BuildOutcome, PrDiff
 
 if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
@@ -26,8 +26,8 @@ class Builder(Protocol):
 
 class Differ(Protocol):
     def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
-             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
-        """The diff of every table that differs between ``base`` and ``head``, in the diff's JSON shape
+             project_dir: Path | None = None, built: Sequence[str] = ()) -> PrDiff:
+        """The diff of every table that differs between ``base`` and ``head`` (``to_dict()``: the diff's JSON)
         (``project_dir``/``built``: the PR's code and the tables it built, for a drift-free base)."""
         ...
 

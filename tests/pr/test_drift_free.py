@@ -96,8 +96,8 @@ def test_drift_free_diff_shows_only_the_code_change_and_stored_base_also_the_dri
 
     stored = DataDiffer(base_mode="stored").diff(lh, base=diff["base"]["ref"], head="pr-1",
                                                  keys={}, project_dir=project, built=[TABLE])
-    assert stored["mode"] == "plain"
-    rows = table_diff(stored)["rows"]
+    assert stored.mode == "plain"
+    rows = table_diff(stored.to_dict())["rows"]
     # the drift: the new raw rows appear as added, besides the code's changes to the old rows
     old = expected_changes(lh, old_rows_only=True)
     assert (rows["added"], rows["removed"], rows["changed"]) == (NEW_ROWS, 0, old), rows
