@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog.base import Commit, MergeResult
-from branchops.dbt.artifacts import MANIFEST_PROPERTY
+from branchops.dbt.artifacts import MANIFEST_PROPERTY, find_build
 from branchops.errors import (
     DbtFailed,
     MergeConflict,
@@ -120,8 +120,9 @@ class PullRequests:
         self.progress(f"forked {branch} from {base} at {base_hash[:12]}; building state:modified+")
         t1 = time.perf_counter()
         self._step = SyncStep.BUILD
+        stored = find_build(self.catalog, f"{base}@{base_hash}")  # once per sync: build, drift and diff share it
         try:
-            build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base)
+            build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base, stored=stored)
         except DbtFailed as e:  # a failed model or test: nothing was published on the branch
             build = BuildOutcome(ok=False, errors=(e.message,), tests=TestSummary())
         timings["build"] = time.perf_counter() - t1
@@ -131,7 +132,8 @@ class PullRequests:
             t2 = time.perf_counter()
             self._step = SyncStep.DIFF
             diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys,
-                                    project_dir=project_dir, built=build.built)  # drift-free base: pr/drift_free.py
+                                    project_dir=project_dir, built=build.built,  # drift-free base: pr/drift_free.py
+                                    stored=stored)
             timings["diff"] = time.perf_counter() - t2
         changed = sorted(t.table for t in diff.changed) if diff is not None else []
         tests_step = Step.PASSED if build.tests.ok else Step.FAILED

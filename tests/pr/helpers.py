@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from branchops.catalog.base import ChangeKind
+from branchops.dbt.artifacts import StoredBuild
 from branchops.diff.model import DiffResult, Method, RefSide, RowCounts, TableDiff, TableStatus
 from branchops.lakehouse import Lakehouse
 from branchops.pr import BuildOutcome, TestSummary
@@ -37,7 +38,8 @@ class TableBuilder:
     failed_tests: int = 0
     calls: list[str] = field(default_factory=list)
 
-    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str,
+              stored: StoredBuild | None = None) -> BuildOutcome:
         self.calls.append(branch)
         tables = self.tables() if callable(self.tables) else self.tables
         if not self.ok:
@@ -61,7 +63,8 @@ class PointerDiffer:
     multisets (keyless: no rows are paired, so ``changed`` is None), no column-level comparison."""
 
     def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
-             project_dir: Path | None = None, built: Sequence[str] = ()) -> PrDiff:
+             project_dir: Path | None = None, built: Sequence[str] = (), stored: StoredBuild | None = None
+             ) -> PrDiff:
         def rows_of(ref: str, table: str) -> Counter[tuple[Any, ...]]:
             data = lakehouse.catalog.load_table(ref, table).scan().to_arrow()
             return Counter(tuple(sorted(r.items())) for r in data.to_pylist())
