@@ -8,6 +8,7 @@ against the manifest of the newest such commit on the base ref.
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,20 @@ def _stored(commit: Commit) -> StoredBuild | None:
         return None
     return StoredBuild(commit.hash, manifest, commit.properties.get(RUN_RESULTS_PROPERTY),
                        commit.properties.get(PARTIAL_PARSE_PROPERTY))
+
+
+class Lookup(enum.Enum):
+    """``stored=NOT_LOOKED_UP``: the caller has not looked the build up (None means it found none)."""
+
+    NOT_LOOKED_UP = "not looked up"
+
+
+NOT_LOOKED_UP = Lookup.NOT_LOOKED_UP
+
+
+def known_build(catalog: VersionedCatalog, ref: str, stored: StoredBuild | Lookup | None) -> StoredBuild | None:
+    """``stored`` as the caller looked it up once (a sync passes it down), else :func:`find_build`."""
+    return find_build(catalog, ref) if stored is NOT_LOOKED_UP else stored
 
 
 def find_build(catalog: VersionedCatalog, ref: str) -> StoredBuild | None:
@@ -105,10 +120,12 @@ def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
     return dest
 
 
-def load_manifest(catalog: VersionedCatalog, ref: str) -> dict[str, Any] | None:
-    """The manifest of the build :func:`find_build` finds for ``ref``, parsed; None when there is
-    no build, or its manifest is gone or unreadable (a diff then goes without the manifest's keys)."""
-    stored = find_build(catalog, ref)
+def load_manifest(catalog: VersionedCatalog, ref: str, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP
+                  ) -> dict[str, Any] | None:
+    """The manifest of the build :func:`find_build` finds for ``ref`` (``stored``: if the caller
+    looked it up already), parsed; None when there is no build, or its manifest is gone or
+    unreadable (a diff then goes without the manifest's keys)."""
+    stored = known_build(catalog, ref, stored)
     if stored is None:
         return None
     try:

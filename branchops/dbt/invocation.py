@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from branchops import progress
 from branchops.dbt import args as dbt_args
-from branchops.dbt.artifacts import PARTIAL_PARSE_FILE, fetch, find_build, version_note
+from branchops.dbt.artifacts import (
+    NOT_LOOKED_UP,
+    PARTIAL_PARSE_FILE,
+    Lookup,
+    StoredBuild,
+    fetch,
+    known_build,
+    version_note,
+)
 from branchops.dbt.project import DbtProject
 from branchops.dbt.results import DbtRunFailed, DbtRunResult, model_tables, node_results
 from branchops.dbt.scratch import close_dbt_connections
@@ -99,10 +107,10 @@ class Invocation:
         #: called with the manifest a publishing run stores, before it is stored
         self.on_manifest: Callable[[Path], None] | None = None
 
-    def use_state(self, base: str, result: DbtRunResult) -> None:
+    def use_state(self, base: str, result: DbtRunResult, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> None:
         if dbt_args.has_flag(self.user_args, "--state") or not dbt_args.uses_state(self.user_args):
             return
-        stored = find_build(self.lh.catalog, base)
+        stored = known_build(self.lh.catalog, base, stored)
         if stored is None:
             raise UsageError(
                 f"no dbt build is recorded on {base}: there is no manifest to compare state:modified against",
@@ -116,10 +124,10 @@ class Invocation:
         if note:
             result.notes.append(note)
 
-    def seed_partial_parse(self, ref: str) -> None:
+    def seed_partial_parse(self, ref: str, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> None:
         """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
         re-parses only the files that differ (it checks versions, vars, profile and project)."""
-        stored = find_build(self.lh.catalog, ref)
+        stored = known_build(self.lh.catalog, ref, stored)
         if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
             return
         with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse

@@ -29,6 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from branchops.dbt import args as dbt_args
 from branchops.dbt.artifacts import (
     MANIFEST_PROPERTY,
+    NOT_LOOKED_UP,
+    Lookup,
+    StoredBuild,
+    known_build,
     store_artifacts,
 )
 from branchops.dbt.deps import deps_command, missing_packages
@@ -88,10 +92,12 @@ def run_dbt(
     threads: int | None = None,
     dbt_output: Literal["stdout", "stderr"] = "stdout",
     refine: Callable[[Invocation, Any, Mapping[str, Any]], None] | None = None,
+    stored: StoredBuild | Lookup | None = NOT_LOOKED_UP,
 ) -> DbtRunResult:
     """Run ``dbt <command>`` on ``branch``; publish the outputs of build/run/seed/snapshot.
 
-    ``refine`` is called after parsing and may narrow the selection.
+    ``refine`` is called after parsing and may narrow the selection. ``stored``: the build of ``base``
+    if the caller looked it up already (a sync looks it up once), else it is looked up here once.
 
     Raises:
         UsageError: unknown command, no dbt_project.yml, flags branchops owns, no stored build
@@ -118,7 +124,8 @@ def run_dbt(
     with tempfile.TemporaryDirectory(prefix="branchops-dbt-") as tmp, dbt_console(dbt_output), \
             scoped_env(SCRATCH_ENV, str(Path(tmp) / "scratch.json")):
         inv = Invocation(lakehouse, command, branch, project, user_args, Path(tmp), threads)
-        inv.use_state(base or lakehouse.main, result)
+        stored = known_build(lakehouse.catalog, base or lakehouse.main, stored)
+        inv.use_state(base or lakehouse.main, result, stored)
         inv.refine = refine
         if engine_class(lakehouse.settings.engine).BUILDS_DBT_IN_ENGINE:
             from branchops.dbt.trino import run_on_trino
@@ -127,7 +134,7 @@ def run_dbt(
         project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
                               threads=threads)
         write_spec(inv.spec, tables)  # parse and ls open no database; written again below
-        inv.seed_partial_parse(base or lakehouse.main)
+        inv.seed_partial_parse(base or lakehouse.main, stored)
         manifest_obj, manifest = inv.parse(result)
         if inv.refine is not None:
             inv.refine(inv, manifest_obj, manifest)

@@ -65,6 +65,8 @@ class DiffOptions:
     tolerance: float = 1e-9
     profiles: bool = True
     manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
+    #: ref -> its dbt build (a StoredBuild or None) as the caller looked it up already (a sync does once)
+    builds: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: DuckDB's memory for a diff (its default is 80% of RAM): bigger aggregations spill to a temporary
@@ -151,7 +153,7 @@ def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, 
                              unchanged="nothing was diffed", hint=f"`branchops branch show {head}` lists the tables")
     names = _selected(set(before) | set(after), opts.tables)
     moved = [n for n in names if before.get(n) != after.get(n)]
-    keys = resolve_keys(moved, opts.keys, _manifests(catalog, (head, base)) if opts.manifest_keys and any(
+    keys = resolve_keys(moved, opts.keys, _manifests(catalog, (head, base), opts.builds) if opts.manifest_keys and any(
         n not in opts.keys for n in moved) else ())
     out: list[TableDiff] = []
     for name in names:
@@ -171,8 +173,9 @@ def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, 
     return DiffResult(sides[0], sides[1], tuple(out))
 
 
-def _manifests(catalog: VersionedCatalog, refs: Sequence[str]) -> list[dict[str, Any] | None]:
-    return [load_ref_manifest(catalog, r) for r in refs]
+def _manifests(catalog: VersionedCatalog, refs: Sequence[str], builds: Mapping[str, Any]
+               ) -> list[dict[str, Any] | None]:
+    return [load_ref_manifest(catalog, r, builds) for r in refs]
 
 
 def _columns(side: Side) -> list[ColumnType]:

@@ -84,12 +84,14 @@ def keys_from_manifest(manifest: Mapping[str, Any]) -> dict[str, KeySpec]:
     return {t: min(c)[1:] for t, c in candidates.items()}
 
 
-def load_ref_manifest(catalog: VersionedCatalog, ref: str) -> dict[str, Any] | None:
+def load_ref_manifest(catalog: VersionedCatalog, ref: str, builds: Mapping[str, Any] | None = None
+                      ) -> dict[str, Any] | None:
     """The manifest of the newest dbt build reachable from ``ref`` (None when there is none):
-    :func:`branchops.dbt.artifacts.load_manifest`, read through the warehouse's FileIO."""
-    from branchops.dbt.artifacts import load_manifest
+    :func:`branchops.dbt.artifacts.load_manifest`, read through the warehouse's FileIO
+    (``builds``: ref -> its build as the caller looked it up already)."""
+    from branchops.dbt.artifacts import NOT_LOOKED_UP, load_manifest
 
-    return load_manifest(catalog, ref)
+    return load_manifest(catalog, ref, (builds or {}).get(ref, NOT_LOOKED_UP))
 
 
 def resolve_keys(

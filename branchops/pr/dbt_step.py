@@ -7,10 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build
 from branchops.pr.model import BuildOutcome, TestSummary
 
 if TYPE_CHECKING:
     from branchops.dbt import DbtRunResult
+    from branchops.dbt.artifacts import StoredBuild
     from branchops.lakehouse import Lakehouse
 
 TEST_TYPES = ("test", "unit_test")
@@ -28,18 +30,21 @@ class DbtBuilder:
         self.dbt_output = dbt_output
         self.classify = classify
 
-    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
-        from branchops.dbt import DbtRunFailed, build, find_build
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str,
+              stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> BuildOutcome:
+        from branchops.dbt import DbtRunFailed, build
         from branchops.lineage.select import LineageSelection
 
         started = time.perf_counter()
-        select = ["state:modified+"] if find_build(lakehouse.catalog, base) is not None else None
+        stored = known_build(lakehouse.catalog, base, stored)  # once: the selection and dbt's state share it
+        select = ["state:modified+"] if stored is not None else None
         # classification narrows state:modified+ in the engine's SQL dialect (branchops.lineage.select)
         engine = lakehouse.settings.engine
         lineage = LineageSelection(dialect=engine) if self.classify and select and engine in DIALECTS else None
         try:
             result = build(lakehouse, branch, project_dir, select=select, base=base,
-                           dbt_output="stderr" if self.dbt_output == "stderr" else "stdout", refine=lineage)
+                           dbt_output="stderr" if self.dbt_output == "stderr" else "stdout", refine=lineage,
+                           stored=stored)
         except DbtRunFailed as e:
             result = e.result
         outcome = outcome_of(result, time.perf_counter() - started)

@@ -12,7 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build
+
 if TYPE_CHECKING:
+    from branchops.dbt.artifacts import StoredBuild
     from branchops.lakehouse import Lakehouse
 
 #: how the PR's diff was computed when nothing says otherwise (branchops.pr.drift_free)
@@ -28,15 +31,14 @@ class Drift:
         return {"since_build": self.build, "moved_sources": list(self.moved)}
 
 
-def source_drift(lakehouse: Lakehouse, base: str) -> Drift | None:
+def source_drift(lakehouse: Lakehouse, base: str, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP
+                 ) -> Drift | None:
     """The sources of the base's last build that moved on ``base`` since (None: no stored build,
-    or its manifest cannot be read)."""
+    or its manifest cannot be read; ``stored``: that build if the caller looked it up already)."""
     from pyiceberg.io import load_file_io
 
-    from branchops.dbt.artifacts import find_build
-
     catalog = lakehouse.catalog
-    stored = find_build(catalog, base)
+    stored = known_build(catalog, base, stored)
     if stored is None:
         return None
     try:

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build
 from branchops.errors import RefNotFound
 
 if TYPE_CHECKING:
+    from branchops.dbt.artifacts import StoredBuild
     from branchops.lakehouse import Lakehouse
     from branchops.pr.drift import Drift
 
@@ -60,40 +62,42 @@ class BaseChoice:
 @contextlib.contextmanager
 def diff_base(
     lakehouse: Lakehouse, *, base: str, built: Sequence[str], project_dir: Path | None, drift: Drift | None,
-    base_mode: str = "auto", force: bool = False,
+    base_mode: str = "auto", force: bool = False, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP,
 ) -> Iterator[BaseChoice]:
     """The ref to diff the PR against: ``base`` itself, or a scratch branch where the models the PR
     built (``built``: tables) were rebuilt from the base's code; dropped when the block ends.
 
     ``force`` rebuilds even without drift (``branchops diff --rebuild-base``). A failed rebuild
     falls back to the stored base and says why (the PR's own build decides pass or fail).
+    ``stored``: the base's dbt build if the caller looked it up already.
     """
-    def stored(why: str) -> BaseChoice:
+    def as_is(why: str) -> BaseChoice:
         return BaseChoice(base, STORED_BASE, why)
 
     if base_mode == "stored":
-        yield stored("--base-mode stored: the base's tables as they are")
+        yield as_is("--base-mode stored: the base's tables as they are")
         return
     if not force and (drift is None or not drift.moved):
-        yield stored("no raw table moved since the base's last dbt build")
+        yield as_is("no raw table moved since the base's last dbt build")
         return
     if project_dir is None or not built:
-        yield stored("nothing to rebuild: no dbt project or no model built")
+        yield as_is("nothing to rebuild: no dbt project or no model built")
         return
     moved = f"raw tables moved since the base's last dbt build: {', '.join(drift.moved)}" if drift else "asked"
     try:
-        project, names = _base_project(lakehouse, base, built, project_dir)
+        build = known_build(lakehouse.catalog, base, stored)
+        project, names = _base_project(lakehouse, base, built, project_dir, build)
     except (OSError, ValueError, KeyError) as e:
-        yield stored(f"{moved}; the base's code could not be read ({e})")
+        yield as_is(f"{moved}; the base's code could not be read ({e})")
         return
     if not names:
         shutil.rmtree(project, ignore_errors=True)
-        yield stored(f"{moved}; every model the PR built is new (no base version)")
+        yield as_is(f"{moved}; every model the PR built is new (no base version)")
         return
-    scratch = _rebuild(lakehouse, base, project, names)
+    scratch = _rebuild(lakehouse, base, project, names, build)
     try:
         if isinstance(scratch, BaseChoice):
-            yield scratch if scratch.mode == DRIFT_FREE else stored(f"{moved}; {scratch.reason}")
+            yield scratch if scratch.mode == DRIFT_FREE else as_is(f"{moved}; {scratch.reason}")
             return
         yield BaseChoice(scratch, DRIFT_FREE, f"{moved}: the base's code was rebuilt on the PR's raw snapshot",
                          tuple(sorted(names.values())))
@@ -104,17 +108,15 @@ def diff_base(
                 lakehouse.drop_branch(scratch)
 
 
-def _base_project(lakehouse: Lakehouse, base: str, built: Sequence[str], project_dir: Path
-                  ) -> tuple[Path, dict[str, str]]:
+def _base_project(lakehouse: Lakehouse, base: str, built: Sequence[str], project_dir: Path,
+                  stored: StoredBuild | None) -> tuple[Path, dict[str, str]]:
     """A copy of ``project_dir`` whose models that built ``built`` hold the base's SQL; returns it
     and ``model name -> table`` of the models to rebuild."""
     from pyiceberg.io import load_file_io
 
-    from branchops.dbt.artifacts import find_build
     from branchops.dbt.results import model_tables
 
     catalog = lakehouse.catalog
-    stored = find_build(catalog, base)
     if stored is None:
         raise ValueError(f"no dbt build stored on {base}")
     io = load_file_io(properties=catalog.io_properties, location=stored.manifest)
@@ -135,7 +137,8 @@ def _base_project(lakehouse: Lakehouse, base: str, built: Sequence[str], project
     return copy, names
 
 
-def _rebuild(lakehouse: Lakehouse, base: str, project: Path, names: dict[str, str]) -> str | BaseChoice:
+def _rebuild(lakehouse: Lakehouse, base: str, project: Path, names: dict[str, str], stored: StoredBuild | None
+             ) -> str | BaseChoice:
     """The scratch branch (forked from ``base``) with ``names`` rebuilt from ``project``, or why not."""
     from branchops.dbt import build
     from branchops.wap import new_branch_name
@@ -145,7 +148,8 @@ def _rebuild(lakehouse: Lakehouse, base: str, project: Path, names: dict[str, st
     try:
         # no tests: the base's tests are not what the PR is judged by
         build(lakehouse, scratch, project, select=sorted(names), base=base.split("@", 1)[0] or None,
-              dbt_output="stderr", args=["--exclude", "resource_type:test", "resource_type:unit_test"])
+              dbt_output="stderr", args=["--exclude", "resource_type:test", "resource_type:unit_test"],
+              stored=stored)
     except Exception as e:  # DbtRunFailed and the like: the PR's own build decides pass or fail
         with contextlib.suppress(RefNotFound):
             lakehouse.drop_branch(scratch)
@@ -160,6 +164,7 @@ def rebuilt_base(lakehouse: Lakehouse, base: str, head: str, project_dir: Path) 
     from branchops.pr.drift import source_drift
 
     differing = sorted(ch.table for ch in lakehouse.catalog.diff(base, head))
+    stored = known_build(lakehouse.catalog, base, NOT_LOOKED_UP)
     with diff_base(lakehouse, base=base, built=differing, project_dir=project_dir,
-                   drift=source_drift(lakehouse, base), force=True) as chosen:
+                   drift=source_drift(lakehouse, base, stored), force=True, stored=stored) as chosen:
         yield chosen

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog.base import Commit, MergeResult
-from branchops.dbt.artifacts import MANIFEST_PROPERTY
+from branchops.dbt.artifacts import MANIFEST_PROPERTY, find_build
 from branchops.errors import (
     DbtFailed,
     MergeConflict,
@@ -35,6 +35,7 @@ from branchops.pr.model import (
     OnConflict,
     Outcome,
     P,
+    PrDiff,
     Status,
     Step,
     TestSummary,
@@ -108,7 +109,7 @@ class PullRequests:
 
     def _validate(
         self, pr: int, sha: str, project_dir: Path, base: str
-    ) -> tuple[Outcome, BuildOutcome, dict[str, Any] | None]:
+    ) -> tuple[Outcome, BuildOutcome, PrDiff | None]:
         branch = self.branch(pr)
         if not sha.strip():
             raise UsageError("--sha must be the commit the PR's code is at")
@@ -119,20 +120,22 @@ class PullRequests:
         self.progress(f"forked {branch} from {base} at {base_hash[:12]}; building state:modified+")
         t1 = time.perf_counter()
         self._step = SyncStep.BUILD
+        stored = find_build(self.catalog, f"{base}@{base_hash}")  # once per sync: build, drift and diff share it
         try:
-            build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base)
+            build = self.builder.build(self.lh, branch=branch, project_dir=project_dir, base=base, stored=stored)
         except DbtFailed as e:  # a failed model or test: nothing was published on the branch
             build = BuildOutcome(ok=False, errors=(e.message,), tests=TestSummary())
         timings["build"] = time.perf_counter() - t1
-        diff: dict[str, Any] | None = None
+        diff: PrDiff | None = None
         if build.ok:
             self.progress("diffing every changed table against the base")
             t2 = time.perf_counter()
             self._step = SyncStep.DIFF
             diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys,
-                                    project_dir=project_dir, built=build.built)  # drift-free base: pr/drift_free.py
+                                    project_dir=project_dir, built=build.built,  # drift-free base: pr/drift_free.py
+                                    stored=stored)
             timings["diff"] = time.perf_counter() - t2
-        changed = sorted(t["table"] for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged")
+        changed = sorted(t.table for t in diff.changed) if diff is not None else []
         tests_step = Step.PASSED if build.tests.ok else Step.FAILED
         if not build.ok and not build.tests.failed and build.errors:
             tests_step = Step.SKIPPED
@@ -154,7 +157,8 @@ class PullRequests:
             status=Status.PASSED if validation.passed else Status.FAILED,
             reason=None if validation.passed else "; ".join([*build.errors, *build.tests.failures][:5])
             or "the dbt build or its tests failed",
-            changed_tables=changed, build=build.to_dict(), diff=diff, validation=validation.to_dict(),
+            changed_tables=changed, build=build.to_dict(), diff=diff.to_dict() if diff else None,
+            validation=validation.to_dict(),
             timings=timings, bi_relations=bi_relations(self.lh.settings, branch, changed, self.catalog.tables(branch)),
         )
         return outcome, build, diff
@@ -410,15 +414,13 @@ class PullRequests:
         return out
 
 
-def _summary(diff: dict[str, Any] | None) -> dict[str, Any]:
+def _summary(diff: PrDiff | None) -> dict[str, Any]:
     """What of the diff the validation keeps: per changed table, its status and row figures."""
     out: dict[str, Any] = {}
-    for t in (diff or {}).get("tables", []):
-        if t.get("status") == "unchanged":
-            continue
-        rows = t.get("rows") or {}
-        out[str(t["table"])] = {"status": t.get("status"),
-                                **{k: rows.get(k) for k in ("base", "head", "added", "removed", "changed")}}
+    for t in diff.changed if diff is not None else ():
+        rows = t.rows.to_dict() if t.rows is not None else {}
+        out[t.table] = {"status": t.status.value,
+                        **{k: rows.get(k) for k in ("base", "head", "added", "removed", "changed")}}
     return out
 
 

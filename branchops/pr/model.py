@@ -11,9 +11,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from branchops.errors import UsageError
+
+if TYPE_CHECKING:
+    from branchops.diff.model import DiffResult, TableDiff
+    from branchops.pr.drift import Drift
 
 OPERATION = "branchops.operation"
 VALIDATION_OP = "pr-validation"
@@ -180,6 +184,33 @@ def merge_properties(
     if run_url:
         props[f"{P}.run_url"] = run_url
     return props
+
+
+@dataclass(frozen=True)
+class PrDiff:
+    """A sync's diff: the :class:`~branchops.diff.model.DiffResult` plus how the base was chosen
+    (:mod:`branchops.pr.drift_free`; ``mode`` None: the differ did not say) and the base's drift."""
+
+    result: DiffResult
+    mode: str | None = None
+    mode_reason: str | None = None
+    rebuilt_base: tuple[str, ...] = ()
+    drift: Drift | None = None
+
+    @property
+    def changed(self) -> tuple[TableDiff, ...]:
+        """The tables that are not unchanged, in the diff's order."""
+        return tuple(t for t in self.result.tables if t.status.value != "unchanged")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diff's JSON (:meth:`DiffResult.to_dict`) with ``mode``, ``mode_reason``,
+        ``rebuilt_base`` and ``drift`` when known: the shape the validation and ``--output json`` keep."""
+        out = self.result.to_dict()
+        if self.mode is not None:
+            out |= {"mode": self.mode, "mode_reason": self.mode_reason, "rebuilt_base": list(self.rebuilt_base)}
+        if self.drift is not None:
+            out["drift"] = self.drift.to_dict()
+        return out
 
 
 @dataclass

@@ -17,7 +17,7 @@ from branchops.diff.render import md_table as diff_md_table
 from branchops.lineage.report import impact_markdown
 from branchops.pr.drift import drift_note
 from branchops.pr.github import MARKER
-from branchops.pr.model import BuildOutcome, Outcome, Status
+from branchops.pr.model import BuildOutcome, Outcome, PrDiff, Status
 
 if TYPE_CHECKING:
     from branchops.config import Settings
@@ -149,11 +149,12 @@ def bi_section(relations: Mapping[str, str]) -> str:
 def render_report(
     outcome: Outcome,
     build: BuildOutcome | None,
-    diff: Mapping[str, Any] | None,
+    diff: PrDiff | Mapping[str, Any] | None,
     *,
     limit: int = MAX_COMMENT_BYTES,
 ) -> str:
-    """The sticky comment: status line, build and tests, dashboards, diff summary, details, timings."""
+    """The sticky comment: status line, build and tests, dashboards, diff summary, details, timings
+    (``diff``: the sync's typed diff, or the diff's JSON as a stored validation or another tool holds it)."""
     icon = _ICON.get(outcome.status, "")
     head = [MARKER, f"### {icon} branchops · PR #{outcome.pr} · `{outcome.branch}` · {outcome.status.value}", ""]
     meta = f"commit `{(outcome.sha or '')[:12]}`"
@@ -177,11 +178,16 @@ def render_report(
             parts.append(impact)
         if build.exposures:
             parts.append("**dashboards downstream of the change**: " + ", ".join(f"`{e}`" for e in build.exposures))
-    tables = [t for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged"]
+    if isinstance(diff, PrDiff):
+        tables = [t.to_dict() for t in diff.changed]
+        facts = diff.to_dict() if diff.mode is not None or diff.drift is not None else {}
+    else:
+        tables = [t for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged"]
+        facts = dict(diff or {})
     if diff is not None:
         parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
                      + ("\n\n" + diff_summary_table(tables) if tables else ""))
-        if note := drift_note(dict(diff)):
+        if note := drift_note(facts):
             parts.append(f"> {note}")
     if outcome.bi_relations:
         parts.append(bi_section(outcome.bi_relations))

@@ -4,6 +4,7 @@ The end-to-end tests (test_e2e_dbt.py) use the real dbt and diff steps."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Any
 import pyarrow as pa
 
 from branchops.catalog.base import ChangeKind
+from branchops.dbt.artifacts import StoredBuild
+from branchops.diff.model import DiffResult, Method, RefSide, RowCounts, TableDiff, TableStatus
 from branchops.lakehouse import Lakehouse
 from branchops.pr import BuildOutcome, TestSummary
+from branchops.pr.model import PrDiff
 
 #: the GitHub token of the tests; it must never show up in any output
 TOKEN = "ghs_TESTtoken0123456789abcdefSECRET"
@@ -34,7 +38,8 @@ class TableBuilder:
     failed_tests: int = 0
     calls: list[str] = field(default_factory=list)
 
-    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str) -> BuildOutcome:
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str,
+              stored: StoredBuild | None = None) -> BuildOutcome:
         self.calls.append(branch)
         tables = self.tables() if callable(self.tables) else self.tables
         if not self.ok:
@@ -54,20 +59,29 @@ class TableBuilder:
 
 
 class PointerDiffer:
-    """Catalog-level diff in the diff's JSON shape, with row counts (no row-level comparison)."""
+    """Catalog-level diff as a real :class:`DiffResult`: row counts and the rows added/removed as
+    multisets (keyless: no rows are paired, so ``changed`` is None), no column-level comparison."""
 
     def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
-             project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
-        out = []
-        def count(ref: str, table: str) -> int:
-            return lakehouse.catalog.load_table(ref, table).scan().to_arrow().num_rows
+             project_dir: Path | None = None, built: Sequence[str] = (), stored: StoredBuild | None = None
+             ) -> PrDiff:
+        def rows_of(ref: str, table: str) -> Counter[tuple[Any, ...]]:
+            data = lakehouse.catalog.load_table(ref, table).scan().to_arrow()
+            return Counter(tuple(sorted(r.items())) for r in data.to_pylist())
 
+        status = {ChangeKind.ADDED: TableStatus.ADDED, ChangeKind.REMOVED: TableStatus.REMOVED}
+        tables = []
         for ch in lakehouse.catalog.diff(base, head):
-            out.append({
-                "table": ch.table, "status": ch.kind.value, "key": keys.get(ch.table),
-                "rows": {"base": count(base, ch.table) if ch.kind is not ChangeKind.ADDED else None,
-                         "head": count(head, ch.table) if ch.kind is not ChangeKind.REMOVED else None,
-                         "added": None, "removed": None, "changed": None},
-                "columns": {}, "schema": {"added": [], "removed": [], "type_changed": []}, "samples": {},
-            })
-        return {"base": {"ref": base}, "head": {"ref": head}, "tables": out}
+            old = rows_of(base, ch.table) if ch.kind is not ChangeKind.ADDED else Counter()
+            new = rows_of(head, ch.table) if ch.kind is not ChangeKind.REMOVED else Counter()
+            key = keys.get(ch.table)
+            tables.append(TableDiff(
+                ch.table, status.get(ch.kind, TableStatus.MODIFIED), Method.FULL_SCAN,
+                key=tuple(key) if key else None,
+                rows=RowCounts(old.total(), new.total(), (new - old).total(), (old - new).total(), None),
+            ))
+        def hash_of(ref: str) -> str:  # "main@<hash>" names its commit
+            name, _, at = ref.partition("@")
+            return at or lakehouse.catalog.get_ref(name).hash
+
+        return PrDiff(DiffResult(RefSide(base, hash_of(base)), RefSide(head, hash_of(head)), tuple(tables)))

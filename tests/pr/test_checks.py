@@ -25,7 +25,8 @@ PROJECT = Path("unused-by-the-table-builder")
 
 
 class Broken(TableBuilder):
-    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str):  # type: ignore[no-untyped-def]
+    def build(self, lakehouse: Lakehouse, *, branch: str, project_dir: Path, base: str,  # type: ignore[no-untyped-def]
+              **_: object):
         raise RuntimeError("the build step crashed")
 
 

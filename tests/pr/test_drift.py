@@ -29,12 +29,13 @@ def test_plain_diff_names_the_sources_that_moved_since_the_base_build(lakehouse:
     lakehouse.catalog.create_branch("pr-3", "main")
     undrifted = DataDiffer().diff(lakehouse, base=f"main@{lakehouse.catalog.get_ref('main').hash}", head="pr-3",
                                   keys={})
-    assert undrifted["mode"] == "plain" and undrifted["drift"] == {"since_build": build, "moved_sources": []}
+    assert undrifted.mode == "plain" and undrifted.drift is not None
+    assert undrifted.to_dict()["drift"] == {"since_build": build, "moved_sources": []}
     lakehouse.ingest("raw.orders", rows(2, start=100), mode="append")  # raw data lands after the build
     head = lakehouse.catalog.get_ref("main").hash
     lakehouse.catalog.create_branch("pr-4", "main")
     diff = DataDiffer().diff(lakehouse, base=f"main@{head}", head="pr-4", keys={})
-    assert diff["drift"] == {"since_build": build, "moved_sources": ["raw.orders"]}
+    assert diff.to_dict()["drift"] == {"since_build": build, "moved_sources": ["raw.orders"]}
     md = render_report(Outcome("sync", 4, "pr-4", Status.PASSED, sha="c" * 40, base="main"), None, diff)
     assert "diff mode: `plain`" in md and "`raw.orders`" in md and "raw.customers" not in md
     md = render_report(Outcome("sync", 3, "pr-3", Status.PASSED, sha="c" * 40, base="main"), None, undrifted)

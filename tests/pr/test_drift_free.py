@@ -77,11 +77,28 @@ def expected_changes(lh: Lakehouse, *, old_rows_only: bool = False) -> int:
 
 
 def test_drift_free_diff_shows_only_the_code_change_and_stored_base_also_the_drift(
-    drifted: tuple[Lakehouse, Path]
+    drifted: tuple[Lakehouse, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from branchops.dbt import artifacts
+    from branchops.pr import lifecycle
+
     lh, project = drifted
+    lookups: list[str] = []
+
+    def counted(catalog: Any, ref: str) -> Any:  # the real lookup, counted
+        lookups.append(ref)
+        return find_build(catalog, ref)
+
+    find_build = artifacts.find_build
+    monkeypatch.setattr(artifacts, "find_build", counted)
+    monkeypatch.setattr(lifecycle, "find_build", counted)
     prs = PullRequests(lh, Reporter(None, echo=lambda _t: None, env={}), builder=DbtBuilder())
     out = prs.sync(1, SHA, project)
+    # one look-up of the base's build per sync: the selection, dbt's state and partial parse, the
+    # drift, the base's code and its rebuild all use it
+    assert [r for r in lookups if r.startswith("main")] == [lookups[0]], lookups  # head and scratch: their own
+    assert lookups[0].startswith("main@"), lookups
+    monkeypatch.undo()
     assert out.build is not None and out.build["built"] == [TABLE]  # non-breaking: only its model
     diff = out.diff or {}
     assert diff["mode"] == "drift_free", diff.get("mode_reason")
@@ -96,8 +113,8 @@ def test_drift_free_diff_shows_only_the_code_change_and_stored_base_also_the_dri
 
     stored = DataDiffer(base_mode="stored").diff(lh, base=diff["base"]["ref"], head="pr-1",
                                                  keys={}, project_dir=project, built=[TABLE])
-    assert stored["mode"] == "plain"
-    rows = table_diff(stored)["rows"]
+    assert stored.mode == "plain"
+    rows = table_diff(stored.to_dict())["rows"]
     # the drift: the new raw rows appear as added, besides the code's changes to the old rows
     old = expected_changes(lh, old_rows_only=True)
     assert (rows["added"], rows["removed"], rows["changed"]) == (NEW_ROWS, 0, old), rows

@@ -163,7 +163,7 @@ PR_SYNC = textwrap.dedent("""
     stop = sys.argv[1]
 
     class SlowBuild:  # the dbt step of a real sync, stood in for by a write and a wait
-        def build(self, lakehouse, *, branch, project_dir, base):
+        def build(self, lakehouse, *, branch, project_dir, base, stored=None):
             lakehouse.ingest("raw.built", pa.table({"id": [1, 2, 3]}), branch=branch)
             print("building", flush=True)
             while not os.path.exists(stop):
