@@ -12,20 +12,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from branchops.catalog.base import split_ref
-from branchops.errors import CheckFailed, RefNotFound
+from branchops.errors import CheckFailed, RefNotFound, UsageError
 
 if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
 
 
+def looks_like_hash(spec: str) -> bool:
+    """Whether a spec without ``@`` may be a bare commit hash (as the backends accept one)."""
+    return len(spec) >= 6 and all(ch in "0123456789abcdef" for ch in spec)
+
+
 def is_ref_head(catalog: VersionedCatalog, spec: str) -> bool:
     """Whether ``spec`` is a ref, or a commit some ref is at (its files are a ref's: gc keeps them)."""
     if "@" not in spec:
+        if not looks_like_hash(spec):
+            return True  # a ref name (a missing one fails in the write that follows): no request
         try:
             catalog.get_ref(spec)
-        except RefNotFound:
-            return False
-        return True
+            return True
+        except (RefNotFound, UsageError):  # a bare commit hash (Nessie refuses it as a ref name)
+            spec = f"@{spec}"
     name, _ = split_ref(spec)
     commit = catalog.resolve(spec)
     if name is not None:
