@@ -76,7 +76,8 @@ def _duckdb(catalog: VersionedCatalog, threads: int | None) -> Engine:
     import os
     import tempfile
 
-    from branchops.engine.duckdb import DuckDBEngine, sql_string
+    from branchops.engine.duckdb import DuckDBEngine
+    from branchops.sql_text import sql_string
 
     engine = DuckDBEngine(catalog, threads=threads, lazy_extensions=True)
     spill = os.path.join(tempfile.gettempdir(), f"branchops-diff-{os.getpid()}")
