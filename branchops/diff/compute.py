@@ -20,7 +20,7 @@ from pyiceberg.types import PrimitiveType
 
 from branchops.diff import paired
 from branchops.diff import queries as q
-from branchops.diff.keys import load_ref_manifest, resolve_keys
+from branchops.diff.key_sources import load_ref_manifest, resolve_keys
 from branchops.diff.model import (
     ColumnProfiles,
     ColumnType,
@@ -41,7 +41,7 @@ from branchops.diff.rows import diff_rows
 from branchops.diff.snapshots import (
     FLOAT_TYPES,
     NUMERIC_TYPES,
-    Side,
+    TableSnapshot,
     field_names_stable,
     files_for_keys,
     manifest_profiles,
@@ -165,7 +165,7 @@ def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, 
         if b is None or a is None:
             out.append(_added_or_removed(catalog, base if a is None else head, name, a is None, key))
             continue
-        diff = TableDiff_(engine.get(), catalog, base, head, name, key, opts).run()
+        diff = TableDiffer(engine.get(), catalog, base, head, name, key, opts).run()
         if diff.status is TableStatus.UNCHANGED and not opts.include_unchanged:
             continue
         out.append(diff)
@@ -176,14 +176,14 @@ def _manifests(catalog: VersionedCatalog, refs: Sequence[str]) -> list[dict[str,
     return [load_ref_manifest(catalog, r) for r in refs]
 
 
-def _columns(side: Side) -> list[ColumnType]:
+def _columns(side: TableSnapshot) -> list[ColumnType]:
     return [ColumnType(f.name, str(f.field_type)) for f in side.schema.fields]
 
 
 def _added_or_removed(
     catalog: VersionedCatalog, ref: str, name: str, removed: bool, key: tuple[tuple[str, ...], str] | None
 ) -> TableDiff:
-    side = Side.load(catalog.load_table(ref, name))
+    side = TableSnapshot.load(catalog.load_table(ref, name))
     n = side.records() or 0
     cols = tuple(_columns(side))
     return TableDiff(
@@ -206,7 +206,7 @@ def _sql_type(iceberg_type: str) -> str | None:
     return _SQL_TYPES.get(iceberg_type)
 
 
-class TableDiff_:
+class TableDiffer:
     """Diff one table whose pointer moved."""
 
     def __init__(self, engine: Engine, catalog: VersionedCatalog, base: str, head: str, name: str,
@@ -222,8 +222,8 @@ class TableDiff_:
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
 
-        b = Side.load(self.catalog.load_table(self.refs[0], self.name))
-        h = Side.load(self.catalog.load_table(self.refs[1], self.name))
+        b = TableSnapshot.load(self.catalog.load_table(self.refs[0], self.name))
+        h = TableSnapshot.load(self.catalog.load_table(self.refs[1], self.name))
         schema = self._schema(b, h)
         if b.snapshot_id == h.snapshot_id and not schema.differs:
             return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
@@ -250,7 +250,7 @@ class TableDiff_:
         )
 
     # -- schema and columns -------------------------------------------------------------------
-    def _schema(self, b: Side, h: Side) -> SchemaDiff:
+    def _schema(self, b: TableSnapshot, h: TableSnapshot) -> SchemaDiff:
         bt = {c.name: c.type for c in _columns(b)}
         ht = {c.name: c.type for c in _columns(h)}
         return SchemaDiff(
@@ -259,7 +259,7 @@ class TableDiff_:
             type_changed=tuple(TypeChange(n, bt[n], t) for n, t in ht.items() if n in bt and bt[n] != t),
         )
 
-    def _diff_columns(self, b: Side, h: Side, sqlexp: Any) -> list[q.DiffColumn]:
+    def _diff_columns(self, b: TableSnapshot, h: TableSnapshot, sqlexp: Any) -> list[q.DiffColumn]:
         base_fields = {f.name: f for f in b.schema.fields}
         out: list[q.DiffColumn] = []
         for f in h.schema.fields:
@@ -298,7 +298,7 @@ class TableDiff_:
         self.key, self.key_source = None, None
 
     # -- where rows are read from -------------------------------------------------------------
-    def _relation(self, i: int, side: Side) -> exp.Expr | None:
+    def _relation(self, i: int, side: TableSnapshot) -> exp.Expr | None:
         if side.empty:
             return None
         return q.source(self.engine.relation(self.refs[i], self.name), self.dialect)
@@ -311,7 +311,7 @@ class TableDiff_:
             return q.source(self.engine.scan_files(paths), self.dialect)
         return q.source(self.engine.scan_table_files(self.refs[i], self.name, paths), self.dialect)
 
-    def _sources(self, b: Side, h: Side, names: list[str]) -> tuple[
+    def _sources(self, b: TableSnapshot, h: TableSnapshot, names: list[str]) -> tuple[
         exp.Expr | None, exp.Expr | None, Method, FileStats | None
     ]:
         """Pruned when the snapshots share files; else every row, read from the data files when
@@ -339,7 +339,7 @@ class TableDiff_:
             return self._files_source(0, list(bf)), self._files_source(1, list(hf)), Method.FULL_SCAN, stats
         return self._files_source(0, only_b), self._files_source(1, only_h), Method.FILE_PRUNING, stats
 
-    def _pruned_rows(self, b: Side, h: Side) -> tuple[int, int] | None:
+    def _pruned_rows(self, b: TableSnapshot, h: TableSnapshot) -> tuple[int, int] | None:
         """Rows in the files a pruned diff reads (exact: no delete files), for engines that use them."""
         if not self.engine.ONE_QUERY_KEYED_DIFF:
             return None
@@ -347,8 +347,8 @@ class TableDiff_:
         return (sum(f.record_count for p, f in bf.items() if p not in hf),
                 sum(f.record_count for p, f in hf.items() if p not in bf))
 
-    def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: Side, h: Side,
-                    found: tuple[int, int] | None) -> DuplicateKeys | None:
+    def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: TableSnapshot,
+                    h: TableSnapshot, found: tuple[int, int] | None) -> DuplicateKeys | None:
         """Key values seen more than once. A full scan counted them in its first pass; when pruning,
         only keys of the rows in not-shared files are checked, against the files of the whole side
         that may hold them (by the key's bounds in the manifests), reading just the key columns."""
@@ -375,7 +375,7 @@ class TableDiff_:
             counts.append(int(self.engine.query(sql)[0][0]))
         return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
-    def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,
+    def _profiles(self, b: TableSnapshot, h: TableSnapshot, columns: list[q.DiffColumn], method: Method,
                   read: tuple[exp.Expr | None, exp.Expr | None],
                   done: tuple[dict[str, Profile], dict[str, Profile]] | None,
                   ) -> tuple[dict[str, ColumnProfiles], str | None]:

@@ -31,10 +31,10 @@ from branchops.pr.github import MERGE_MARKER, run_url
 from branchops.pr.model import (
     MERGE_OP,
     OPERATION,
+    PR_PROPERTY,
     BuildOutcome,
     OnConflict,
     Outcome,
-    P,
     Status,
     Step,
     TestSummary,
@@ -189,7 +189,7 @@ class PullRequests:
         if head is None:
             merged = self._find_merge(self.lh.main, pr, None, None)
             if merged is not None:
-                return Outcome("status", pr, branch, Status.MERGED, sha=merged.properties.get(f"{P}.sha"),
+                return Outcome("status", pr, branch, Status.MERGED, sha=merged.properties.get(f"{PR_PROPERTY}.sha"),
                                base=self.lh.main, hash=merged.hash, merge=_merge_info(merged, self.lh.main))
             return Outcome("status", pr, branch, Status.NOT_FOUND, reason=f"no branch {branch}")
         if v is None:
@@ -372,12 +372,12 @@ class PullRequests:
             if c.hash == stop_at:
                 return None  # merges of this validation can only be newer than its fork point
             p = c.properties
-            if p.get(OPERATION) != MERGE_OP or p.get(P) != str(pr) or c.hash in undone:
+            if p.get(OPERATION) != MERGE_OP or p.get(PR_PROPERTY) != str(pr) or c.hash in undone:
                 continue
             if validation is not None:
-                if p.get(f"{P}.validation") == validation:
+                if p.get(f"{PR_PROPERTY}.validation") == validation:
                     return c
-            elif sha is None or p.get(f"{P}.sha") == sha:
+            elif sha is None or p.get(f"{PR_PROPERTY}.sha") == sha:
                 return c
         return None
 
@@ -425,4 +425,5 @@ def _summary(diff: dict[str, Any] | None) -> dict[str, Any]:
 def _merge_info(c: Commit, base: str) -> dict[str, Any]:
     p = c.properties
     return {"target": base, "hash": c.hash, "previous_hash": p.get("branchops.previous_hash"),
-            "approvers": p.get(f"{P}.approvers"), "run_url": p.get(f"{P}.run_url"), "timestamp": c.timestamp}
+            "approvers": p.get(f"{PR_PROPERTY}.approvers"), "run_url": p.get(f"{PR_PROPERTY}.run_url"),
+            "timestamp": c.timestamp}
