@@ -22,14 +22,14 @@ class DataDiffer:
     def __init__(self, base_mode: str = "auto") -> None:
         self.base_mode = base_mode  # drift-free diffs (branchops.pr.drift_free): auto or stored
 
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
         from branchops.diff import DiffOptions
         from branchops.diff.run import diff_in_configured_engine
         from branchops.pr.drift_free import diff_base
 
         drift = source_drift(lakehouse, base)
-        options = DiffOptions(keys={t: tuple(k) for t, k in keys.items()}, sample=SAMPLE_ROWS)
+        options = DiffOptions(keys={t: tuple(k) for t, k in (keys or {}).items()}, sample=SAMPLE_ROWS)
         with diff_base(lakehouse, base=base, built=built, project_dir=project_dir, drift=drift,
                        base_mode=self.base_mode) as chosen:
             result = diff_in_configured_engine(lakehouse, chosen.ref, head, options)

@@ -129,8 +129,9 @@ class PullRequests:
             self.progress("diffing every changed table against the base")
             t2 = time.perf_counter()
             self._step = SyncStep.DIFF
-            diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys,
-                                    project_dir=project_dir, built=build.built)  # drift-free base: pr/drift_free.py
+            # keys: from the dbt manifests stored with the refs; drift-free base: pr/drift_free.py
+            diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch,
+                                    project_dir=project_dir, built=build.built)
             timings["diff"] = time.perf_counter() - t2
         changed = sorted(t["table"] for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged")
         tests_step = Step.PASSED if build.tests.ok else Step.FAILED

@@ -82,7 +82,6 @@ class BuildOutcome:
     tests: TestSummary = field(default_factory=TestSummary)
     errors: tuple[str, ...] = ()
     exposures: tuple[str, ...] = ()  # dashboards downstream of what was built
-    keys: dict[str, list[str]] = field(default_factory=dict)  # table -> primary key from the manifest
     seconds: float = 0.0
     published_hash: str | None = None
     notes: tuple[str, ...] = ()  # e.g. the base's manifest came from another dbt version

@@ -25,10 +25,11 @@ class Builder(Protocol):
 
 
 class Differ(Protocol):
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
         """The diff of every table that differs between ``base`` and ``head``, in the diff's JSON shape
-        (``project_dir``/``built``: the PR's code and the tables it built, for a drift-free base)."""
+        (``project_dir``/``built``: the PR's code and the tables it built, for a drift-free base;
+        ``keys``: table -> key columns given explicitly, else they come from the stored dbt manifests)."""
         ...
 
 

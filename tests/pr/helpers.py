@@ -50,13 +50,13 @@ class TableBuilder:
                 else:
                     cat.create_table(name, schema=data.schema).append(data)
         return BuildOutcome(ok=True, built=tuple(tables), reused=("raw.customers",), tests=TestSummary(passed=4),
-                            exposures=("Revenue dashboard",), keys={t: ["id"] for t in tables})
+                            exposures=("Revenue dashboard",))
 
 
 class PointerDiffer:
     """Catalog-level diff in the diff's JSON shape, with row counts (no row-level comparison)."""
 
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = ()) -> dict[str, Any]:
         out = []
         def count(ref: str, table: str) -> int:
@@ -64,7 +64,7 @@ class PointerDiffer:
 
         for ch in lakehouse.catalog.diff(base, head):
             out.append({
-                "table": ch.table, "status": ch.kind.value, "key": keys.get(ch.table),
+                "table": ch.table, "status": ch.kind.value, "key": (keys or {}).get(ch.table),
                 "rows": {"base": count(base, ch.table) if ch.kind is not ChangeKind.ADDED else None,
                          "head": count(head, ch.table) if ch.kind is not ChangeKind.REMOVED else None,
                          "added": None, "removed": None, "changed": None},
