@@ -12,8 +12,7 @@ come from the pass that fetches the differing rows (each side is read twice in a
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import PrimitiveType
@@ -24,6 +23,7 @@ from branchops.diff.key_sources import load_ref_manifest, resolve_keys
 from branchops.diff.model import (
     ColumnProfiles,
     ColumnType,
+    DiffOptions,
     DiffResult,
     DuplicateKeys,
     FileStats,
@@ -54,17 +54,6 @@ if TYPE_CHECKING:
     from branchops.catalog.base import VersionedCatalog
     from branchops.engine.base import Engine
     from branchops.lakehouse import Lakehouse
-
-
-@dataclass(frozen=True)
-class DiffOptions:
-    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> key columns (flags)
-    tables: Sequence[str] = ()  # glob patterns; empty = every table
-    include_unchanged: bool = False
-    sample: int = 5
-    tolerance: float = 1e-9
-    profiles: bool = True
-    manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
 
 
 #: DuckDB's memory for a diff (its default is 80% of RAM): bigger aggregations spill to a temporary

@@ -12,7 +12,7 @@ import pytest
 
 from branchops.diff import Method, diff_refs
 from branchops.diff import queries as q
-from branchops.diff.compute import DiffOptions
+from branchops.diff.model import DiffOptions
 from branchops.diff.rows import diff_rows
 from branchops.engine.duckdb import DuckDBEngine
 from branchops.lakehouse import Lakehouse
