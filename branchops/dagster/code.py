@@ -15,7 +15,7 @@ from pathlib import Path
 
 from branchops.errors import ConfigError, UsageError
 from branchops.lakehouse import Lakehouse
-from branchops.pr.model import MERGE_OP, OPERATION, P
+from branchops.pr.model import MERGE_OP, OPERATION, PR_PROPERTY
 from branchops.secrets import redact
 
 _USERINFO = re.compile(r"://[^/\s@]+@")
@@ -36,8 +36,8 @@ def last_merged_sha(lakehouse: Lakehouse) -> tuple[str, str] | None:
     """``(sha, commit hash)`` of main's newest PR merge commit, or None if no PR was merged."""
     for commit in lakehouse.catalog.log(lakehouse.main, limit=MERGE_SCAN):
         props = commit.properties
-        if props.get(OPERATION) == MERGE_OP and props.get(f"{P}.sha"):
-            return props[f"{P}.sha"], commit.hash
+        if props.get(OPERATION) == MERGE_OP and props.get(f"{PR_PROPERTY}.sha"):
+            return props[f"{PR_PROPERTY}.sha"], commit.hash
     return None
 
 

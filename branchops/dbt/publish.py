@@ -22,8 +22,8 @@ from pyiceberg.io.pyarrow import parquet_file_to_data_file, pyarrow_to_schema
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.types import ListType, MapType, NestedField, StructType
 
-from branchops.engine.duckdb import quote, sql_string
 from branchops.errors import SchemaMismatch
+from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
     import duckdb

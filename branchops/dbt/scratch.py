@@ -22,7 +22,8 @@ from typing import Any
 import duckdb
 
 from branchops.catalog.base import validate_table_id
-from branchops.engine.duckdb import load_iceberg, quote, sql_string
+from branchops.engine.duckdb import load_iceberg
+from branchops.sql_text import quote, sql_string
 
 
 def relation_name(table: str) -> str:

@@ -23,7 +23,8 @@ from branchops.dbt.invocation import Invocation, invoke, record_outcome
 from branchops.dbt.project import TARGET_NAME
 from branchops.dbt.results import DbtRunResult, exposures, model_tables, publishable
 from branchops.engine.trino import TrinoEngine, dbt_profile_output
-from branchops.engine.trino_settings import BRANCH_SEPARATOR, branch_schema, is_static, quote
+from branchops.engine.trino_settings import BRANCH_SEPARATOR, branch_schema, is_static
+from branchops.sql_text import quote
 
 if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 from branchops._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name loads on first use
-    from branchops.diff.compute import DiffOptions, diff_refs
-    from branchops.diff.keys import keys_from_manifest, load_ref_manifest, parse_key_flags
+    from branchops.diff.compute import diff_refs
+    from branchops.diff.key_sources import keys_from_manifest, load_ref_manifest, parse_key_flags
     from branchops.diff.model import (
         MAX_COMMENT_BYTES,
         ChangedRow,
         ColumnProfiles,
+        DiffOptions,
         DiffResult,
         DuplicateKeys,
         Method,
@@ -56,7 +57,7 @@ _EXPORTS = {
     "MAX_COMMENT_BYTES": "branchops.diff.model",
     "ChangedRow": "branchops.diff.model",
     "ColumnProfiles": "branchops.diff.model",
-    "DiffOptions": "branchops.diff.compute",
+    "DiffOptions": "branchops.diff.model",
     "DiffResult": "branchops.diff.model",
     "DuplicateKeys": "branchops.diff.model",
     "Method": "branchops.diff.model",
@@ -67,9 +68,9 @@ _EXPORTS = {
     "TableDiff": "branchops.diff.model",
     "TableStatus": "branchops.diff.model",
     "diff_refs": "branchops.diff.compute",
-    "keys_from_manifest": "branchops.diff.keys",
-    "load_ref_manifest": "branchops.diff.keys",
-    "parse_key_flags": "branchops.diff.keys",
+    "keys_from_manifest": "branchops.diff.key_sources",
+    "load_ref_manifest": "branchops.diff.key_sources",
+    "parse_key_flags": "branchops.diff.key_sources",
     "print_text": "branchops.diff.render",
     "render_json": "branchops.diff.render",
     "render_markdown": "branchops.diff.render",

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import PrimitiveType
 
 from branchops.diff import paired
 from branchops.diff import queries as q
-from branchops.diff.keys import load_ref_manifest, resolve_keys
+from branchops.diff.key_sources import load_ref_manifest, resolve_keys
 from branchops.diff.model import (
     ColumnProfiles,
     ColumnType,
+    DiffOptions,
     DiffResult,
     DuplicateKeys,
     FileStats,
@@ -41,7 +41,7 @@ from branchops.diff.rows import diff_rows
 from branchops.diff.snapshots import (
     FLOAT_TYPES,
     NUMERIC_TYPES,
-    Side,
+    TableSnapshot,
     field_names_stable,
     files_for_keys,
     manifest_profiles,
@@ -56,19 +56,6 @@ if TYPE_CHECKING:
     from branchops.lakehouse import Lakehouse
 
 
-@dataclass(frozen=True)
-class DiffOptions:
-    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> key columns (flags)
-    tables: Sequence[str] = ()  # glob patterns; empty = every table
-    include_unchanged: bool = False
-    sample: int = 5
-    tolerance: float = 1e-9
-    profiles: bool = True
-    manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
-    #: ref -> its dbt build (a StoredBuild or None) as the caller looked it up already (a sync does once)
-    builds: Mapping[str, Any] = field(default_factory=dict)
-
-
 #: DuckDB's memory for a diff (its default is 80% of RAM): bigger aggregations spill to a temporary
 #: directory, which keeps the peak RSS of a diff of 10M-row tables under the 2 GB of issue 5
 DIFF_MEMORY_LIMIT = "1GB"
@@ -78,7 +65,8 @@ def _duckdb(catalog: VersionedCatalog, threads: int | None) -> Engine:
     import os
     import tempfile
 
-    from branchops.engine.duckdb import DuckDBEngine, sql_string
+    from branchops.engine.duckdb import DuckDBEngine
+    from branchops.sql_text import sql_string
 
     engine = DuckDBEngine(catalog, threads=threads, lazy_extensions=True)
     spill = os.path.join(tempfile.gettempdir(), f"branchops-diff-{os.getpid()}")
@@ -166,7 +154,7 @@ def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, 
         if b is None or a is None:
             out.append(_added_or_removed(catalog, base if a is None else head, name, a is None, key))
             continue
-        diff = TableDiff_(engine.get(), catalog, base, head, name, key, opts).run()
+        diff = TableDiffer(engine.get(), catalog, base, head, name, key, opts).run()
         if diff.status is TableStatus.UNCHANGED and not opts.include_unchanged:
             continue
         out.append(diff)
@@ -178,14 +166,14 @@ def _manifests(catalog: VersionedCatalog, refs: Sequence[str], builds: Mapping[s
     return [load_ref_manifest(catalog, r, builds) for r in refs]
 
 
-def _columns(side: Side) -> list[ColumnType]:
+def _columns(side: TableSnapshot) -> list[ColumnType]:
     return [ColumnType(f.name, str(f.field_type)) for f in side.schema.fields]
 
 
 def _added_or_removed(
     catalog: VersionedCatalog, ref: str, name: str, removed: bool, key: tuple[tuple[str, ...], str] | None
 ) -> TableDiff:
-    side = Side.load(catalog.load_table(ref, name))
+    side = TableSnapshot.load(catalog.load_table(ref, name))
     n = side.records() or 0
     cols = tuple(_columns(side))
     return TableDiff(
@@ -208,7 +196,7 @@ def _sql_type(iceberg_type: str) -> str | None:
     return _SQL_TYPES.get(iceberg_type)
 
 
-class TableDiff_:
+class TableDiffer:
     """Diff one table whose pointer moved."""
 
     def __init__(self, engine: Engine, catalog: VersionedCatalog, base: str, head: str, name: str,
@@ -224,8 +212,8 @@ class TableDiff_:
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
 
-        b = Side.load(self.catalog.load_table(self.refs[0], self.name))
-        h = Side.load(self.catalog.load_table(self.refs[1], self.name))
+        b = TableSnapshot.load(self.catalog.load_table(self.refs[0], self.name))
+        h = TableSnapshot.load(self.catalog.load_table(self.refs[1], self.name))
         schema = self._schema(b, h)
         if b.snapshot_id == h.snapshot_id and not schema.differs:
             return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
@@ -252,7 +240,7 @@ class TableDiff_:
         )
 
     # -- schema and columns -------------------------------------------------------------------
-    def _schema(self, b: Side, h: Side) -> SchemaDiff:
+    def _schema(self, b: TableSnapshot, h: TableSnapshot) -> SchemaDiff:
         bt = {c.name: c.type for c in _columns(b)}
         ht = {c.name: c.type for c in _columns(h)}
         return SchemaDiff(
@@ -261,7 +249,7 @@ class TableDiff_:
             type_changed=tuple(TypeChange(n, bt[n], t) for n, t in ht.items() if n in bt and bt[n] != t),
         )
 
-    def _diff_columns(self, b: Side, h: Side, sqlexp: Any) -> list[q.DiffColumn]:
+    def _diff_columns(self, b: TableSnapshot, h: TableSnapshot, sqlexp: Any) -> list[q.DiffColumn]:
         base_fields = {f.name: f for f in b.schema.fields}
         out: list[q.DiffColumn] = []
         for f in h.schema.fields:
@@ -300,7 +288,7 @@ class TableDiff_:
         self.key, self.key_source = None, None
 
     # -- where rows are read from -------------------------------------------------------------
-    def _relation(self, i: int, side: Side) -> exp.Expr | None:
+    def _relation(self, i: int, side: TableSnapshot) -> exp.Expr | None:
         if side.empty:
             return None
         return q.source(self.engine.relation(self.refs[i], self.name), self.dialect)
@@ -313,7 +301,7 @@ class TableDiff_:
             return q.source(self.engine.scan_files(paths), self.dialect)
         return q.source(self.engine.scan_table_files(self.refs[i], self.name, paths), self.dialect)
 
-    def _sources(self, b: Side, h: Side, names: list[str]) -> tuple[
+    def _sources(self, b: TableSnapshot, h: TableSnapshot, names: list[str]) -> tuple[
         exp.Expr | None, exp.Expr | None, Method, FileStats | None
     ]:
         """Pruned when the snapshots share files; else every row, read from the data files when
@@ -341,7 +329,7 @@ class TableDiff_:
             return self._files_source(0, list(bf)), self._files_source(1, list(hf)), Method.FULL_SCAN, stats
         return self._files_source(0, only_b), self._files_source(1, only_h), Method.FILE_PRUNING, stats
 
-    def _pruned_rows(self, b: Side, h: Side) -> tuple[int, int] | None:
+    def _pruned_rows(self, b: TableSnapshot, h: TableSnapshot) -> tuple[int, int] | None:
         """Rows in the files a pruned diff reads (exact: no delete files), for engines that use them."""
         if not self.engine.ONE_QUERY_KEYED_DIFF:
             return None
@@ -349,8 +337,8 @@ class TableDiff_:
         return (sum(f.record_count for p, f in bf.items() if p not in hf),
                 sum(f.record_count for p, f in hf.items() if p not in bf))
 
-    def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: Side, h: Side,
-                    found: tuple[int, int] | None) -> DuplicateKeys | None:
+    def _duplicates(self, read: tuple[exp.Expr | None, exp.Expr | None], method: Method, b: TableSnapshot,
+                    h: TableSnapshot, found: tuple[int, int] | None) -> DuplicateKeys | None:
         """Key values seen more than once. A full scan counted them in its first pass; when pruning,
         only keys of the rows in not-shared files are checked, against the files of the whole side
         that may hold them (by the key's bounds in the manifests), reading just the key columns."""
@@ -377,7 +365,7 @@ class TableDiff_:
             counts.append(int(self.engine.query(sql)[0][0]))
         return DuplicateKeys(counts[0], counts[1], "changed_keys")
 
-    def _profiles(self, b: Side, h: Side, columns: list[q.DiffColumn], method: Method,
+    def _profiles(self, b: TableSnapshot, h: TableSnapshot, columns: list[q.DiffColumn], method: Method,
                   read: tuple[exp.Expr | None, exp.Expr | None],
                   done: tuple[dict[str, Profile], dict[str, Profile]] | None,
                   ) -> tuple[dict[str, ColumnProfiles], str | None]:

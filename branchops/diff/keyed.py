@@ -27,9 +27,9 @@ from branchops.diff.queries import (
     NB,
     NH,
     DiffColumn,
-    _col,
-    _from,
-    _value,
+    aliased,
+    column_ref,
+    compared_value,
     profiles,
     row_hash,
 )
@@ -40,9 +40,9 @@ MATCHED, JOINED, ROWS = "__m", "__j", "__rows"
 def _side(src: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn], side: int, dialect: str) -> exp.Select:
     by_name = {c.name: c for c in columns}
     return exp.select(
-        *[exp.alias_(_value(by_name[k], side), k, quoted=True) for k in key],
+        *[exp.alias_(compared_value(by_name[k], side), k, quoted=True) for k in key],
         exp.alias_(row_hash(columns, side, dialect), HASH),
-    ).from_(_from(src, "t"), copy=False)
+    ).from_(aliased(src, "t"), copy=False)
 
 
 def join_groups(
@@ -52,11 +52,11 @@ def join_groups(
     whose hashes are equal (keys NULL), one per key whose rows differ (see the module doc)."""
     hb, hh = exp.column(HASH, "b"), exp.column(HASH, "h")
     differs = exp.NullSafeNEQ(this=hb, expression=hh)
-    on = exp.and_(*[exp.NullSafeEQ(this=_col(k, "b"), expression=_col(k, "h")) for k in key])
+    on = exp.and_(*[exp.NullSafeEQ(this=column_ref(k, "b"), expression=column_ref(k, "h")) for k in key])
     joined = (
         exp.select(
             *[exp.alias_(exp.Case(ifs=[exp.If(this=differs.copy(), true=exp.Coalesce(
-                this=_col(k, "b"), expressions=[_col(k, "h")]))]), k, quoted=True) for k in key],
+                this=column_ref(k, "b"), expressions=[column_ref(k, "h")]))]), k, quoted=True) for k in key],
             exp.alias_(hb.copy(), "__hb"), exp.alias_(hh.copy(), "__hh"), exp.alias_(differs.copy(), DIFF),
         )
         .from_(_side(base, key, columns, 0, dialect).subquery("b"), copy=False)
@@ -65,13 +65,13 @@ def join_groups(
     both = exp.and_(exp.Not(this=exp.Is(this=exp.column("__hb"), expression=exp.Null())),
                     exp.Not(this=exp.Is(this=exp.column("__hh"), expression=exp.Null())))
     return exp.select(
-        *[_col(k) for k in key],
+        *[column_ref(k) for k in key],
         exp.alias_(exp.Count(this=exp.column("__hb")), NB),
         exp.alias_(exp.Count(this=exp.column("__hh")), NH),
         exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=both)), MATCHED),
         exp.alias_(exp.Count(this=exp.Star()), JOINED),
         exp.column(DIFF),
-    ).from_(joined.subquery("j"), copy=False).group_by(exp.column(DIFF), *[_col(k) for k in key], copy=False)
+    ).from_(joined.subquery("j"), copy=False).group_by(exp.column(DIFF), *[column_ref(k) for k in key], copy=False)
 
 
 def join_check(groups: str, dialect: str) -> exp.Select:
@@ -102,21 +102,21 @@ def fetch_and_profile(
     names = [e.alias_or_name for e in prof.expressions]
     marks = [f"__k{i}" for i in range(len(key))]
     wanted = (
-        exp.select(*[exp.alias_(_col(k), m) for k, m in zip(key, marks, strict=True)],
+        exp.select(*[exp.alias_(column_ref(k), m) for k, m in zip(key, marks, strict=True)],
                    exp.alias_(exp.true(), "__w"))
         .from_(exp.to_table(groups, dialect=dialect), copy=False)
         .where(exp.column(DIFF), copy=False)
     )
-    on = exp.and_(*[exp.NullSafeEQ(this=_value(by_name[k], side, "t"), expression=exp.column(m, "g"))
+    on = exp.and_(*[exp.NullSafeEQ(this=compared_value(by_name[k], side, "t"), expression=exp.column(m, "g"))
                     for k, m in zip(key, marks, strict=True)])
     row = exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier(c.name, quoted=True), expression=_value(c, side, "t"))
+        exp.PropertyEQ(this=exp.to_identifier(c.name, quoted=True), expression=compared_value(c, side, "t"))
         for c in columns
     ])
     gathered = exp.Filter(this=exp.ArrayAgg(this=row), expression=exp.Where(this=exp.column("__w", "g")))
     query = (
         exp.select(*prof.expressions, exp.alias_(gathered, ROWS))
-        .from_(_from(src, "t"), copy=False)
+        .from_(aliased(src, "t"), copy=False)
         .join(wanted.subquery("g"), on=on, join_type="LEFT", copy=False)
     )
     return query, names

@@ -23,6 +23,7 @@ import datetime as dt
 import decimal
 import math
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,19 @@ from typing import Any
 #: GitHub's limit on one comment's body, in UTF-8 bytes: the one copy of the number (the diff's
 #: markdown, the PR report and the GitHub client all fit into it)
 MAX_COMMENT_BYTES = 65_535
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # table -> key columns (flags)
+    tables: Sequence[str] = ()  # glob patterns; empty = every table
+    include_unchanged: bool = False
+    sample: int = 5
+    tolerance: float = 1e-9
+    profiles: bool = True
+    manifest_keys: bool = True  # look up keys in the dbt manifests stored with the refs
+    #: ref -> its dbt build (a StoredBuild or None) as the caller looked it up already (a sync does once)
+    builds: Mapping[str, Any] = field(default_factory=dict)
 
 
 class TableStatus(StrEnum):

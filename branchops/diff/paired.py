@@ -36,10 +36,10 @@ from branchops.diff.queries import (
     MULT,
     SIDE,
     DiffColumn,
-    _col,
-    _from,
-    _value,
+    aliased,
     column_differs,
+    column_ref,
+    compared_value,
     residue_hashes,
     residue_rows,
     row_hash,
@@ -66,15 +66,15 @@ def _side(src: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn], side
           dialect: str) -> exp.Select:
     by_name = {c.name: c for c in columns}
     return exp.select(
-        *[exp.alias_(_value(c, side), c.name, quoted=True) for c in columns],
+        *[exp.alias_(compared_value(c, side), c.name, quoted=True) for c in columns],
         exp.alias_(row_hash(columns, side, dialect), HASH),
         exp.alias_(row_hash([by_name[k] for k in key], side, dialect), KEY_HASH),
-    ).from_(_from(src, "t"), copy=False)
+    ).from_(aliased(src, "t"), copy=False)
 
 
 def empty_like(src: exp.Expr) -> exp.Expr:
     """No rows, with ``src``'s columns (the side of a diff that reads no files)."""
-    return exp.select(exp.Star()).from_(_from(src, "e"), copy=False).where(exp.false(), copy=False).subquery()
+    return exp.select(exp.Star()).from_(aliased(src, "e"), copy=False).where(exp.false(), copy=False).subquery()
 
 
 def _joined(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn],
@@ -82,7 +82,7 @@ def _joined(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Sequenc
     # An equality on the key's hash makes it a hash join (a NULL-safe comparison alone is a nested
     # loop in Trino); the comparison of the keys themselves keeps it exact.
     on = exp.and_(exp.EQ(this=exp.column(KEY_HASH, "b"), expression=exp.column(KEY_HASH, "h")),
-                  *[exp.NullSafeEQ(this=_col(k, "b"), expression=_col(k, "h")) for k in key])
+                  *[exp.NullSafeEQ(this=column_ref(k, "b"), expression=column_ref(k, "h")) for k in key])
     return exp.select().from_(_side(base, key, columns, 0, dialect).subquery("b"), copy=False).join(
         _side(head, key, columns, 1, dialect).subquery("h"), on=on, join_type="FULL OUTER", copy=False)
 
@@ -97,7 +97,7 @@ def _moved() -> exp.Expr:
 
 
 def _distinct_keys(key: Sequence[str], side: str, other: str) -> exp.Expr:
-    row = exp.Anonymous(this="ROW", expressions=[_col(k, side) for k in key])
+    row = exp.Anonymous(this="ROW", expressions=[column_ref(k, side) for k in key])
     case = exp.Case(ifs=[exp.If(this=_missing(other), true=row)])
     return exp.Count(this=exp.Distinct(expressions=[case]))
 
@@ -106,7 +106,7 @@ def _profile(columns: Sequence[DiffColumn], side: str) -> list[exp.Expr]:
     """``queries.profiles`` over one side of the join, names suffixed with the side."""
     sel: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.column(HASH, side)), f"rows_{side}")]
     for i, c in enumerate(columns):
-        v = _col(c.name, side)
+        v = column_ref(c.name, side)
         sel += [exp.alias_(exp.Count(this=v.copy()), f"n{i}_{side}"),
                 exp.alias_(exp.ApproxDistinct(this=v.copy()), f"d{i}_{side}")]
         if c.orderable:
@@ -123,13 +123,13 @@ def duplicate_keys(src: exp.Expr, key: Sequence[str], columns: Sequence[DiffColu
     ``within``), through an IN on the key's hash (a hash semi-join) instead of a NULL-safe join."""
     by_name = {c.name: c for c in columns}
     kh = row_hash([by_name[k] for k in key], side, dialect)
-    wanted = exp.select(exp.alias_(kh.copy(), KEY_HASH)).from_(_from(within, "w"), copy=False)
-    rows = (exp.select(*[exp.alias_(_value(by_name[k], side), k, quoted=True) for k in key])
-            .from_(_from(src, "t"), copy=False)
+    wanted = exp.select(exp.alias_(kh.copy(), KEY_HASH)).from_(aliased(within, "w"), copy=False)
+    rows = (exp.select(*[exp.alias_(compared_value(by_name[k], side), k, quoted=True) for k in key])
+            .from_(aliased(src, "t"), copy=False)
             .where(exp.In(this=kh, query=wanted.subquery()), copy=False))
     more_than_once = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
-    groups = (exp.select(*[_col(k) for k in key]).from_(rows.subquery("r"), copy=False)
-              .group_by(*[_col(k) for k in key], copy=False).having(more_than_once, copy=False))
+    groups = (exp.select(*[column_ref(k) for k in key]).from_(rows.subquery("r"), copy=False)
+              .group_by(*[column_ref(k) for k in key], copy=False).having(more_than_once, copy=False))
     return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(groups.subquery("g"), copy=False)
 
 
@@ -166,10 +166,10 @@ def paired_samples(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: 
         exp.If(this=exp.and_(_moved(), any_diff), true=exp.Literal.number(2)),
     ])
     sel: list[exp.Expr] = [exp.alias_(kind, "__kind")]
-    sel += [exp.alias_(exp.Coalesce(this=_col(k, "b"), expressions=[_col(k, "h")]), f"k{i}")
+    sel += [exp.alias_(exp.Coalesce(this=column_ref(k, "b"), expressions=[column_ref(k, "h")]), f"k{i}")
             for i, k in enumerate(key)]
     for j, c in enumerate(values):
-        sel += [exp.alias_(_col(c.name, "b"), f"b{j}"), exp.alias_(_col(c.name, "h"), f"h{j}"),
+        sel += [exp.alias_(column_ref(c.name, "b"), f"b{j}"), exp.alias_(column_ref(c.name, "h"), f"h{j}"),
                 exp.alias_(diffs[j].copy(), f"d{j}")]
     tagged = _joined(base, head, key, columns, dialect).select(*sel, copy=False)
     order = exp.Order(expressions=[exp.Ordered(this=exp.column(f"k{i}"), nulls_first=True) for i in range(len(key))])
@@ -251,7 +251,7 @@ def keyless_samples(base: exp.Expr | None, head: exp.Expr | None, columns: Seque
     rn = exp.Window(this=exp.RowNumber(), partition_by=[exp.column(SIDE)],
                     order=exp.Order(expressions=[exp.Ordered(this=exp.column(HASH))]))
     numbered = exp.select(exp.Star(), exp.alias_(rn, "__k")).from_(residue.subquery("r"), copy=False)
-    return (exp.select(exp.column(SIDE), *[exp.alias_(_col(c.name), f"v{j}") for j, c in enumerate(columns)])
+    return (exp.select(exp.column(SIDE), *[exp.alias_(column_ref(c.name), f"v{j}") for j, c in enumerate(columns)])
             .from_(numbered.subquery("x"), copy=False)
             .where(exp.LTE(this=exp.column("__k"), expression=exp.Literal.number(limit)), copy=False)
             .order_by(exp.column(SIDE), exp.column("__k"), copy=False))

@@ -11,7 +11,7 @@ from branchops.diff.model import ChangedRow, Profile, Samples
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from branchops.diff.compute import DiffOptions
+    from branchops.diff.model import DiffOptions
     from branchops.engine.base import Engine
 
 

@@ -69,32 +69,32 @@ def source(sql: str, dialect: str) -> exp.Expr:
     return exp.to_table(sql, dialect=dialect)
 
 
-def _from(src: exp.Expr, alias: str) -> exp.Expr:
+def aliased(src: exp.Expr, alias: str) -> exp.Expr:
     if isinstance(src, exp.Table):
         return src.as_(alias)
     return exp.Table(this=src, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
-def _col(name: str, table: str | None = None) -> exp.Column:
+def column_ref(name: str, table: str | None = None) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True), table=table)
 
 
-def _value(c: DiffColumn, side: int, table: str | None = None) -> exp.Expr:
-    col: exp.Expr = _col(c.name, table)
+def compared_value(c: DiffColumn, side: int, table: str | None = None) -> exp.Expr:
+    col: exp.Expr = column_ref(c.name, table)
     return exp.cast(col, c.cast) if c.cast is not None and (side == 0 or c.cast_head) else col
 
 
 def row_hash(columns: Sequence[DiffColumn], side: int, dialect: str) -> exp.Expr:
-    return ROW_HASH[dialect]([_value(c, side) for c in columns])
+    return ROW_HASH[dialect]([compared_value(c, side) for c in columns])
 
 
 def _hashed(src: exp.Expr, columns: Sequence[DiffColumn], side: int, dialect: str, *, values: bool) -> exp.Select:
     sel: list[exp.Expr] = [exp.alias_(row_hash(columns, side, dialect), HASH)]
     if values:
-        sel += [exp.alias_(_value(c, side), c.name, quoted=True) for c in columns]
+        sel += [exp.alias_(compared_value(c, side), c.name, quoted=True) for c in columns]
     else:
         sel.append(exp.alias_(exp.Literal.number(1 if side == 0 else -1), "__s"))
-    return exp.select(*sel).from_(_from(src, "t"), copy=False)
+    return exp.select(*sel).from_(aliased(src, "t"), copy=False)
 
 
 def residue_hashes(
@@ -174,13 +174,13 @@ def key_groups(
         if src is None:
             continue
         parts.append(exp.select(
-            *[exp.alias_(_value(by_name[k], side), k, quoted=True) for k in key],
+            *[exp.alias_(compared_value(by_name[k], side), k, quoted=True) for k in key],
             exp.alias_(row_hash(columns, side, dialect), HASH), exp.alias_(exp.Literal.number(side), SIDE),
-        ).from_(_from(src, "t"), copy=False))
+        ).from_(aliased(src, "t"), copy=False))
     union: exp.Query = parts[0]
     for p in parts[1:]:
         union = exp.union(union, p, distinct=False)
-    keys = [_col(k) for k in key]
+    keys = [column_ref(k) for k in key]
     grouped = exp.select(
         *keys,
         exp.alias_(_side_filter(exp.Count(this=exp.Star()), 0), NB),
@@ -212,12 +212,13 @@ def key_rows(
 ) -> exp.Select:
     """The rows of ``src`` whose key differs in ``groups`` (values cast as the diff compares them)."""
     by_name = {c.name: c for c in columns}
-    on = exp.and_(*[exp.NullSafeEQ(this=_value(by_name[k], side, "t"), expression=_col(k, "g")) for k in key])
-    wanted = (exp.select(*[_col(k) for k in key]).from_(exp.to_table(groups, dialect=dialect), copy=False)
+    on = exp.and_(*[exp.NullSafeEQ(this=compared_value(by_name[k], side, "t"), expression=column_ref(k, "g"))
+                    for k in key])
+    wanted = (exp.select(*[column_ref(k) for k in key]).from_(exp.to_table(groups, dialect=dialect), copy=False)
               .where(exp.column(DIFF), copy=False))
     return (
-        exp.select(*[exp.alias_(_value(c, side, "t"), c.name, quoted=True) for c in columns])
-        .from_(_from(src, "t"), copy=False)
+        exp.select(*[exp.alias_(compared_value(c, side, "t"), c.name, quoted=True) for c in columns])
+        .from_(aliased(src, "t"), copy=False)
         .join(wanted.subquery("g"), on=on, copy=False)
     )
 
@@ -226,7 +227,7 @@ def key_rows(
 def _numbered(residue: str, side: int, key: Sequence[str], dialect: str) -> exp.Select:
     rn = exp.Window(
         this=exp.RowNumber(),
-        partition_by=[_col(k) for k in key],
+        partition_by=[column_ref(k) for k in key],
         order=exp.Order(expressions=[exp.Ordered(this=exp.column(HASH))]),
     )
     return (
@@ -238,7 +239,7 @@ def _numbered(residue: str, side: int, key: Sequence[str], dialect: str) -> exp.
 
 def _paired(residue: str, key: Sequence[str], dialect: str) -> exp.Select:
     on = exp.and_(
-        *[exp.NullSafeEQ(this=_col(k, "b"), expression=_col(k, "h")) for k in key],
+        *[exp.NullSafeEQ(this=column_ref(k, "b"), expression=column_ref(k, "h")) for k in key],
         exp.EQ(this=exp.column(RN, "b"), expression=exp.column(RN, "h")),
     )
     return exp.select().from_(_numbered(residue, 0, key, dialect).subquery("b"), copy=False).join(
@@ -247,7 +248,7 @@ def _paired(residue: str, key: Sequence[str], dialect: str) -> exp.Select:
 
 def column_differs(c: DiffColumn, tolerance: float) -> exp.Expr:
     """b.c vs h.c: NULL equals NULL; floats differ only beyond ``tolerance``."""
-    b, h = _col(c.name, "b"), _col(c.name, "h")
+    b, h = column_ref(c.name, "b"), column_ref(c.name, "h")
     if not c.is_float:
         return exp.NullSafeNEQ(this=b, expression=h)
     both_null = exp.and_(exp.Is(this=b.copy(), expression=exp.Null()), exp.Is(this=h.copy(), expression=exp.Null()))
@@ -300,17 +301,17 @@ def keyed_samples(
     q = _paired(residue, key, dialect)
     if kind == "changed":
         side = "b"
-        sel = [exp.alias_(_col(k, "b"), f"k{i}") for i, k in enumerate(key)]
+        sel = [exp.alias_(column_ref(k, "b"), f"k{i}") for i, k in enumerate(key)]
         for j, c in enumerate(values):
-            sel += [exp.alias_(_col(c.name, "b"), f"b{j}"), exp.alias_(_col(c.name, "h"), f"h{j}"),
+            sel += [exp.alias_(column_ref(c.name, "b"), f"b{j}"), exp.alias_(column_ref(c.name, "h"), f"h{j}"),
                     exp.alias_(diffs[j].copy(), f"d{j}")]
         cond: exp.Expr = exp.and_(_both(), exp.or_(*diffs) if diffs else exp.false())
     else:
         side = "h" if kind == "added" else "b"
-        sel = [exp.alias_(_col(k, side), f"k{i}") for i, k in enumerate(key)]
-        sel += [exp.alias_(_col(c.name, side), f"v{j}") for j, c in enumerate(values)]
+        sel = [exp.alias_(column_ref(k, side), f"k{i}") for i, k in enumerate(key)]
+        sel += [exp.alias_(column_ref(c.name, side), f"v{j}") for j, c in enumerate(values)]
         cond = _missing("b" if kind == "added" else "h")
-    order = [exp.Ordered(this=_col(k, side), nulls_first=True) for k in key]
+    order = [exp.Ordered(this=column_ref(k, side), nulls_first=True) for k in key]
     order.append(exp.Ordered(this=exp.column(RN, side)))
     return q.select(*sel, copy=False).where(cond, copy=False).order_by(*order, copy=False).limit(limit, copy=False)
 
@@ -327,7 +328,7 @@ def side_counts(residue: str, dialect: str) -> exp.Select:
 
 def side_samples(residue: str, side: int, columns: Sequence[DiffColumn], limit: int, dialect: str) -> exp.Select:
     return (
-        exp.select(*[exp.alias_(_col(c.name), f"v{j}") for j, c in enumerate(columns)])
+        exp.select(*[exp.alias_(column_ref(c.name), f"v{j}") for j, c in enumerate(columns)])
         .from_(exp.to_table(residue, dialect=dialect), copy=False)
         .where(exp.EQ(this=exp.column(SIDE), expression=exp.Literal.number(side)), copy=False)
         .order_by(exp.column(HASH), copy=False)
@@ -337,16 +338,16 @@ def side_samples(residue: str, side: int, columns: Sequence[DiffColumn], limit: 
 
 # -- whole-side figures -------------------------------------------------------------------------
 def count_rows(src: exp.Expr) -> exp.Select:
-    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(_from(src, "t"), copy=False)
+    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(aliased(src, "t"), copy=False)
 
 
 def duplicate_keys(src: exp.Expr, key: Sequence[str], within: exp.Expr | None = None) -> exp.Select:
     """How many key values occur more than once in ``src`` (only keys that occur in ``within``, if given)."""
-    cols = [_col(k, "t") for k in key]
-    rows = exp.select(*cols).from_(_from(src, "t"), copy=False)
+    cols = [column_ref(k, "t") for k in key]
+    rows = exp.select(*cols).from_(aliased(src, "t"), copy=False)
     if within is not None:
-        wanted = exp.select(*[_col(k) for k in key]).distinct().from_(_from(within, "w"), copy=False)
-        on = exp.and_(*[exp.NullSafeEQ(this=_col(k, "t"), expression=_col(k, "f")) for k in key])
+        wanted = exp.select(*[column_ref(k) for k in key]).distinct().from_(aliased(within, "w"), copy=False)
+        on = exp.and_(*[exp.NullSafeEQ(this=column_ref(k, "t"), expression=column_ref(k, "f")) for k in key])
         rows = rows.join(wanted.subquery("f"), on=on, copy=False)
     more_than_once = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
     groups = rows.group_by(*cols, copy=False).having(more_than_once, copy=False)
@@ -357,11 +358,11 @@ def profiles(src: exp.Expr, columns: Sequence[DiffColumn], side: int) -> exp.Sel
     """One row: ``rows``, then per column i ``n<i>`` (non-null), ``d<i>``, ``lo<i>``, ``hi<i>``, ``m<i>``."""
     sel: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "rows")]
     for i, c in enumerate(columns):
-        v = _value(c, side)
+        v = compared_value(c, side)
         sel += [exp.alias_(exp.Count(this=v.copy()), f"n{i}"),
                 exp.alias_(exp.ApproxDistinct(this=v.copy()), f"d{i}")]
         if c.orderable:
             sel += [exp.alias_(exp.Min(this=v.copy()), f"lo{i}"), exp.alias_(exp.Max(this=v.copy()), f"hi{i}")]
         if c.numeric:
             sel.append(exp.alias_(exp.Avg(this=exp.cast(v.copy(), exp.DataType.build("DOUBLE"))), f"m{i}"))
-    return exp.select(*sel).from_(_from(src, "t"), copy=False)
+    return exp.select(*sel).from_(aliased(src, "t"), copy=False)

@@ -26,7 +26,7 @@ from branchops.diff.profile import one_row, profiles_from_row, side_samples, tab
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from branchops.diff.compute import DiffOptions
+    from branchops.diff.model import DiffOptions
     from branchops.engine.base import Engine
 
 _IDS = itertools.count()

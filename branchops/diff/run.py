@@ -19,8 +19,7 @@ from branchops.catalog.base import INTERNAL_PREFIX, split_ref
 from branchops.errors import RefNotFound
 
 if TYPE_CHECKING:
-    from branchops.diff.compute import DiffOptions
-    from branchops.diff.model import DiffResult
+    from branchops.diff.model import DiffOptions, DiffResult
     from branchops.engine.base import Engine
     from branchops.lakehouse import Lakehouse
 

@@ -29,7 +29,7 @@ NUMERIC_TYPES = (IntegerType, LongType, FloatType, DoubleType, DecimalType)
 
 
 @dataclass
-class Side:
+class TableSnapshot:
     """One side of a table diff, as its metadata describes it."""
 
     table: Table
@@ -40,7 +40,7 @@ class Side:
     _deletes: int | None = None
 
     @classmethod
-    def load(cls, table: Table) -> Side:
+    def load(cls, table: Table) -> TableSnapshot:
         snap = table.current_snapshot()
         summary = dict(snap.summary.additional_properties) if snap and snap.summary else {}
         return cls(table, snap.snapshot_id if snap else None, table.schema(), summary)

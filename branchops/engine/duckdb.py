@@ -20,6 +20,7 @@ import duckdb
 from branchops.catalog.base import validate_table_id
 from branchops.engine.base import Engine
 from branchops.errors import ConfigError, TableNotFound
+from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,14 +47,6 @@ def extension_path(name: str) -> Path:
 def load_iceberg(con: duckdb.DuckDBPyConnection) -> None:
     for name in ("avro", "iceberg"):
         con.execute(f"LOAD '{extension_path(name)}'")
-
-
-def quote(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class DuckDBEngine(Engine):

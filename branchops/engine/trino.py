@@ -45,11 +45,10 @@ from branchops.engine.trino_settings import (
     is_static,
     lakehouse_scope,
     qualify_for_branch,
-    quote,
-    sql_string,
 )
 from branchops.errors import BackendError, BranchopsError, TableNotFound, UsageError
 from branchops.secrets import redact
+from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
     from trino.dbapi import Connection

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from branchops.errors import ConfigError
 from branchops.secrets import redact, register_secret
+from branchops.sql_text import quote
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,14 +34,6 @@ _S3_PROPERTIES = {
     "s3.secret-access-key": "s3.aws-secret-key",
 }
 SECRET_PROPERTIES = frozenset({"s3.aws-secret-key", "iceberg.nessie-catalog.authentication.token"})
-
-
-def quote(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

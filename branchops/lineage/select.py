@@ -72,10 +72,10 @@ class LineageSelection:
             self.fallback = "dbt ls of state:modified failed"
             return
         modified = sorted(json.loads(line)["unique_id"] for line in listed.result)
-        before = _closure(head, modified)
+        before = dependency_closure(head, modified)
         self.changes = Classifier(base, head, self.dialect).classify(modified)
         self.selection = plan(head, modified, self.changes)
-        after = _closure(head, modified, self.changes)
+        after = dependency_closure(head, modified, self.changes)
         tables = model_tables(head)
         self.kept_models = sorted(u for u in before - after if u in tables)
         self.kept = sorted(tables[u] for u in self.kept_models)
@@ -112,7 +112,7 @@ def plan(head: Mapping[str, Any], modified: Sequence[str], changes: Sequence[Mod
     return out
 
 
-def _closure(head: Mapping[str, Any], modified: Sequence[str], changes: Sequence[ModelChange] | None = None
+def dependency_closure(head: Mapping[str, Any], modified: Sequence[str], changes: Sequence[ModelChange] | None = None
              ) -> set[str]:
     """What a selection builds: every modified node and its downstream (``changes``: only what
     :func:`plan` rebuilds downstream of)."""

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 from branchops.catalog.base import Commit, VersionedCatalog, pointer_diff
 from branchops.errors import BackendError, BranchopsError, ReferenceConflict
 from branchops.pr.github import CodeMerge
-from branchops.pr.model import OPERATION, Outcome, P, Status
+from branchops.pr.model import OPERATION, PR_PROPERTY, Outcome, Status
 
 if TYPE_CHECKING:
     from branchops.pr.lifecycle import PullRequests
 
 UNDO_OP = "pr-merge-undo"
 #: the property of an undo commit naming the merge commit it undid
-UNDOES = f"{P}.undoes"
+UNDOES = f"{PR_PROPERTY}.undoes"
 UNDO_RETRIES = 5
 
 
@@ -46,11 +46,12 @@ def undo_merge(
     before = catalog.tables(f"@{merge.parent}")
     restore = {c.table: c.after for c in pointer_diff(merged, before)}
     props = {
-        OPERATION: UNDO_OP, P: merge.properties.get(P, ""), f"{P}.sha": merge.properties.get(f"{P}.sha", ""),
-        UNDOES: merge.hash, f"{P}.code_merge": json.dumps(code.to_dict()),
+        OPERATION: UNDO_OP, PR_PROPERTY: merge.properties.get(PR_PROPERTY, ""),
+        f"{PR_PROPERTY}.sha": merge.properties.get(f"{PR_PROPERTY}.sha", ""),
+        UNDOES: merge.hash, f"{PR_PROPERTY}.code_merge": json.dumps(code.to_dict()),
         "branchops.reset_to": merge.parent, "branchops.previous_hash": merge.hash,
     }
-    message = (f"undo merge of PR #{merge.properties.get(P)} ({merge.hash[:12]}): the code merge was refused "
+    message = (f"undo merge of PR #{merge.properties.get(PR_PROPERTY)} ({merge.hash[:12]}): the code merge was refused "
                f"({code.status}: {code.message})")
     for _ in range(UNDO_RETRIES):
         head = catalog.get_ref(base).hash

@@ -25,7 +25,7 @@ class DataDiffer:
     def __init__(self, base_mode: str = "auto") -> None:
         self.base_mode = base_mode  # drift-free diffs (branchops.pr.drift_free): auto or stored
 
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = (),
              stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> PrDiff:
         from branchops.diff import DiffOptions
@@ -34,7 +34,8 @@ class DataDiffer:
 
         stored = known_build(lakehouse.catalog, base, stored)  # once: the drift and the drift-free base share it
         drift = source_drift(lakehouse, base, stored)
-        options = DiffOptions(keys={t: tuple(k) for t, k in keys.items()}, sample=SAMPLE_ROWS, builds={base: stored})
+        options = DiffOptions(keys={t: tuple(k) for t, k in (keys or {}).items()}, sample=SAMPLE_ROWS,
+                              builds={base: stored})
         with diff_base(lakehouse, base=base, built=built, project_dir=project_dir, drift=drift,
                        base_mode=self.base_mode, stored=stored) as chosen:
             result = diff_in_configured_engine(lakehouse, chosen.ref, head, options)

@@ -31,10 +31,10 @@ from branchops.pr.github import MERGE_MARKER, run_url
 from branchops.pr.model import (
     MERGE_OP,
     OPERATION,
+    PR_PROPERTY,
     BuildOutcome,
     OnConflict,
     Outcome,
-    P,
     PrDiff,
     Status,
     Step,
@@ -131,9 +131,9 @@ class PullRequests:
             self.progress("diffing every changed table against the base")
             t2 = time.perf_counter()
             self._step = SyncStep.DIFF
-            diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch, keys=build.keys,
-                                    project_dir=project_dir, built=build.built,  # drift-free base: pr/drift_free.py
-                                    stored=stored)
+            # keys: from the dbt manifests stored with the refs; drift-free base: pr/drift_free.py
+            diff = self.differ.diff(self.lh, base=f"{base}@{base_hash}", head=branch,
+                                    project_dir=project_dir, built=build.built, stored=stored)
             timings["diff"] = time.perf_counter() - t2
         changed = sorted(t.table for t in diff.changed) if diff is not None else []
         tests_step = Step.PASSED if build.tests.ok else Step.FAILED
@@ -193,7 +193,7 @@ class PullRequests:
         if head is None:
             merged = self._find_merge(self.lh.main, pr, None, None)
             if merged is not None:
-                return Outcome("status", pr, branch, Status.MERGED, sha=merged.properties.get(f"{P}.sha"),
+                return Outcome("status", pr, branch, Status.MERGED, sha=merged.properties.get(f"{PR_PROPERTY}.sha"),
                                base=self.lh.main, hash=merged.hash, merge=_merge_info(merged, self.lh.main))
             return Outcome("status", pr, branch, Status.NOT_FOUND, reason=f"no branch {branch}")
         if v is None:
@@ -376,12 +376,12 @@ class PullRequests:
             if c.hash == stop_at:
                 return None  # merges of this validation can only be newer than its fork point
             p = c.properties
-            if p.get(OPERATION) != MERGE_OP or p.get(P) != str(pr) or c.hash in undone:
+            if p.get(OPERATION) != MERGE_OP or p.get(PR_PROPERTY) != str(pr) or c.hash in undone:
                 continue
             if validation is not None:
-                if p.get(f"{P}.validation") == validation:
+                if p.get(f"{PR_PROPERTY}.validation") == validation:
                     return c
-            elif sha is None or p.get(f"{P}.sha") == sha:
+            elif sha is None or p.get(f"{PR_PROPERTY}.sha") == sha:
                 return c
         return None
 
@@ -427,4 +427,5 @@ def _summary(diff: PrDiff | None) -> dict[str, Any]:
 def _merge_info(c: Commit, base: str) -> dict[str, Any]:
     p = c.properties
     return {"target": base, "hash": c.hash, "previous_hash": p.get("branchops.previous_hash"),
-            "approvers": p.get(f"{P}.approvers"), "run_url": p.get(f"{P}.run_url"), "timestamp": c.timestamp}
+            "approvers": p.get(f"{PR_PROPERTY}.approvers"), "run_url": p.get(f"{PR_PROPERTY}.run_url"),
+            "timestamp": c.timestamp}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 OPERATION = "branchops.operation"
 VALIDATION_OP = "pr-validation"
 MERGE_OP = "pr-merge"
-P = "branchops.pr"  # property key prefix
+PR_PROPERTY = "branchops.pr"  # commit property holding the PR number; the prefix of the other PR properties
 
 
 class Status(StrEnum):
@@ -86,7 +86,6 @@ class BuildOutcome:
     tests: TestSummary = field(default_factory=TestSummary)
     errors: tuple[str, ...] = ()
     exposures: tuple[str, ...] = ()  # dashboards downstream of what was built
-    keys: dict[str, list[str]] = field(default_factory=dict)  # table -> primary key from the manifest
     seconds: float = 0.0
     published_hash: str | None = None
     notes: tuple[str, ...] = ()  # e.g. the base's manifest came from another dbt version
@@ -126,18 +125,18 @@ class Validation:
     def to_properties(self) -> dict[str, str]:
         props = {
             OPERATION: VALIDATION_OP,
-            P: str(self.pr),
-            f"{P}.sha": self.sha,
-            f"{P}.base": self.base,
-            f"{P}.base_hash": self.base_hash,
-            f"{P}.status": self.status.value,
-            f"{P}.build": self.build.value,
-            f"{P}.tests": self.tests.value,
-            f"{P}.changed_tables": json.dumps(list(self.changed_tables)),
-            f"{P}.diff_summary": json.dumps(self.diff_summary, sort_keys=True, default=str),
+            PR_PROPERTY: str(self.pr),
+            f"{PR_PROPERTY}.sha": self.sha,
+            f"{PR_PROPERTY}.base": self.base,
+            f"{PR_PROPERTY}.base_hash": self.base_hash,
+            f"{PR_PROPERTY}.status": self.status.value,
+            f"{PR_PROPERTY}.build": self.build.value,
+            f"{PR_PROPERTY}.tests": self.tests.value,
+            f"{PR_PROPERTY}.changed_tables": json.dumps(list(self.changed_tables)),
+            f"{PR_PROPERTY}.diff_summary": json.dumps(self.diff_summary, sort_keys=True, default=str),
         }
         if self.run_url:
-            props[f"{P}.run_url"] = self.run_url
+            props[f"{PR_PROPERTY}.run_url"] = self.run_url
         return props
 
     @classmethod
@@ -148,12 +147,12 @@ class Validation:
             return None
         try:
             return cls(
-                pr=int(props[P]), sha=props[f"{P}.sha"], base=props[f"{P}.base"],
-                base_hash=props[f"{P}.base_hash"], status=Step(props[f"{P}.status"]),
-                build=Step(props[f"{P}.build"]), tests=Step(props[f"{P}.tests"]),
-                changed_tables=tuple(json.loads(props.get(f"{P}.changed_tables", "[]"))),
-                diff_summary=json.loads(props.get(f"{P}.diff_summary", "{}")),
-                run_url=props.get(f"{P}.run_url"), commit=commit, timestamp=timestamp,
+                pr=int(props[PR_PROPERTY]), sha=props[f"{PR_PROPERTY}.sha"], base=props[f"{PR_PROPERTY}.base"],
+                base_hash=props[f"{PR_PROPERTY}.base_hash"], status=Step(props[f"{PR_PROPERTY}.status"]),
+                build=Step(props[f"{PR_PROPERTY}.build"]), tests=Step(props[f"{PR_PROPERTY}.tests"]),
+                changed_tables=tuple(json.loads(props.get(f"{PR_PROPERTY}.changed_tables", "[]"))),
+                diff_summary=json.loads(props.get(f"{PR_PROPERTY}.diff_summary", "{}")),
+                run_url=props.get(f"{PR_PROPERTY}.run_url"), commit=commit, timestamp=timestamp,
             )
         except (KeyError, ValueError):
             return None  # a hand-written or foreign commit: not ours
@@ -173,16 +172,16 @@ def merge_properties(
     """The audit trail a merge commit carries; ``previous_hash`` is what `branch reset` rolls back to."""
     props = {
         OPERATION: MERGE_OP,
-        P: str(validation.pr),
-        f"{P}.sha": validation.sha,
-        f"{P}.approvers": json.dumps(approvers),
-        f"{P}.validation": validation.commit or "",
-        f"{P}.base_hash": validation.base_hash,
-        f"{P}.merged_tables": json.dumps(merged),
+        PR_PROPERTY: str(validation.pr),
+        f"{PR_PROPERTY}.sha": validation.sha,
+        f"{PR_PROPERTY}.approvers": json.dumps(approvers),
+        f"{PR_PROPERTY}.validation": validation.commit or "",
+        f"{PR_PROPERTY}.base_hash": validation.base_hash,
+        f"{PR_PROPERTY}.merged_tables": json.dumps(merged),
         "branchops.previous_hash": previous_hash,
     }
     if run_url:
-        props[f"{P}.run_url"] = run_url
+        props[f"{PR_PROPERTY}.run_url"] = run_url
     return props
 
 

@@ -28,11 +28,12 @@ class Builder(Protocol):
 
 
 class Differ(Protocol):
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = (), stored: StoredBuild | None) -> PrDiff:
         """The diff of every table that differs between ``base`` and ``head`` (``to_dict()``: the diff's
         JSON; ``project_dir``/``built``: the PR's code and the tables it built, for a drift-free base;
-        ``stored``: the base's latest dbt build as the sync looked it up once)."""
+        ``stored``: the base's latest dbt build as the sync looked it up once; ``keys``: table -> key
+        columns given explicitly, else they come from the stored dbt manifests)."""
         ...
 
 

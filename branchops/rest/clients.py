@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from branchops.engine.duckdb import extension_path, load_iceberg, quote, sql_string
+from branchops.engine.duckdb import extension_path, load_iceberg
+from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
     import duckdb

@@ -33,6 +33,7 @@ from sqlalchemy import Engine, Table, event
 from sqlalchemy.engine import ExceptionContext
 
 from branchops.errors import PermissionDenied, UsageError
+from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
     from branchops.config import Settings
@@ -63,16 +64,8 @@ class RoleNames:
         return {"pr": self.pr, "merge": self.merge, "gc": self.gc}
 
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _array(values: Sequence[str]) -> str:
-    return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"
+    return "ARRAY[" + ", ".join(sql_string(v) for v in values) + "]::text[]"
 
 
 @dataclass(frozen=True)
@@ -119,30 +112,30 @@ def roles_sql(
     commits_table: str = "branchops_commits",
 ) -> str:
     """The whole setup as one idempotent SQL script (run it as the owner of the catalog's tables)."""
-    s = ident(schema)
+    s = quote(schema)
     check_fn, guard_fn, child_fn = (f"{s}.branchops_check_ref", f"{s}.branchops_guard_ref",
                                     f"{s}.branchops_guard_commit_child")
     out = [f"-- branchops least-privilege roles for schema {schema} (idempotent; run as the tables' owner)"]
     for role in (roles.pr, roles.merge, roles.gc):
         out.append(
-            f"DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {literal(role)}) "
-            f"THEN CREATE ROLE {ident(role)} NOLOGIN; END IF; END $do$;"
+            f"DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {sql_string(role)}) "
+            f"THEN CREATE ROLE {quote(role)} NOLOGIN; END IF; END $do$;"
         )
     out += [
-        f"GRANT {ident(roles.pr)} TO {ident(roles.merge)};",
-        f"GRANT {ident(roles.pr)} TO {ident(roles.gc)};",
-        f"GRANT USAGE ON SCHEMA {s} TO {ident(roles.pr)};",
+        f"GRANT {quote(roles.pr)} TO {quote(roles.merge)};",
+        f"GRANT {quote(roles.pr)} TO {quote(roles.gc)};",
+        f"GRANT USAGE ON SCHEMA {s} TO {quote(roles.pr)};",
     ]
     for table in readable_tables():
-        out.append(f"GRANT SELECT ON {s}.{ident(table.name)} TO {ident(roles.pr)};")
+        out.append(f"GRANT SELECT ON {s}.{quote(table.name)} TO {quote(roles.pr)};")
     for g in guarded_tables():
-        out.append(f"GRANT {g.privileges} ON {s}.{ident(g.table.name)} TO {ident(roles.pr)};")
+        out.append(f"GRANT {g.privileges} ON {s}.{quote(g.table.name)} TO {quote(roles.pr)};")
     out.append(_check_function(check_fn, roles, protected, writable_prefixes))
     out.append(_guard_function(guard_fn, check_fn))
-    out.append(_child_function(child_fn, check_fn, f"{s}.{ident(commits_table)}"))
+    out.append(_child_function(child_fn, check_fn, f"{s}.{quote(commits_table)}"))
     for g in guarded_tables():
-        target = f"{s}.{ident(g.table.name)}"
-        fn = f"{child_fn if g.via_commit else guard_fn}({literal(g.column)})"
+        target = f"{s}.{quote(g.table.name)}"
+        fn = f"{child_fn if g.via_commit else guard_fn}({sql_string(g.column)})"
         events = [("ins", "INSERT", "NEW TABLE AS new_rows"),
                   ("upd", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
                   ("del", "DELETE", "OLD TABLE AS old_rows")]
@@ -158,28 +151,28 @@ def roles_sql(
 
 
 def _check_function(name: str, roles: RoleNames, protected: Sequence[str], prefixes: Sequence[str]) -> str:
-    starts = " OR ".join(f"starts_with(ref, {literal(p)})" for p in prefixes) or "false"
+    starts = " OR ".join(f"starts_with(ref, {sql_string(p)})" for p in prefixes) or "false"
     return f"""CREATE OR REPLACE FUNCTION {name}(ref text, action text, tbl oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 BEGIN
     -- the merge role, superusers and the owner of the table write every ref
-    IF pg_has_role(current_user, {literal(roles.merge)}, 'USAGE')
+    IF pg_has_role(current_user, {sql_string(roles.merge)}, 'USAGE')
        OR pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
         RETURN;
     END IF;
     IF ref = ANY({_array(protected)}) THEN
         RAISE EXCEPTION USING ERRCODE = '{INSUFFICIENT_PRIVILEGE}',
             MESSAGE = format('branchops: role %s may not %s protected ref %s: that takes membership in role %s',
-                             current_user, action, quote_literal(ref), {literal(roles.merge)}),
-            DETAIL = {literal(roles.merge)};
+                             current_user, action, quote_literal(ref), {sql_string(roles.merge)}),
+            DETAIL = {sql_string(roles.merge)};
     END IF;
-    IF NOT pg_has_role(current_user, {literal(roles.pr)}, 'USAGE') OR NOT ({starts}) THEN
+    IF NOT pg_has_role(current_user, {sql_string(roles.pr)}, 'USAGE') OR NOT ({starts}) THEN
         RAISE EXCEPTION USING ERRCODE = '{INSUFFICIENT_PRIVILEGE}',
             MESSAGE = format('branchops: role %s may not %s ref %s: PR jobs write only refs starting with %s; '
                              'other refs take membership in role %s',
-                             current_user, action, quote_literal(ref), {literal(" or ".join(prefixes))},
-                             {literal(roles.merge)}),
-            DETAIL = {literal(roles.merge)};
+                             current_user, action, quote_literal(ref), {sql_string(" or ".join(prefixes))},
+                             {sql_string(roles.merge)}),
+            DETAIL = {sql_string(roles.merge)};
     END IF;
 END
 $fn$;"""

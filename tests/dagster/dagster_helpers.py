@@ -87,11 +87,11 @@ def dbt_repo(root: Path, markers: list[str]) -> tuple[Path, list[str]]:
 
 def record_pr_merge(lh: Lakehouse, pr: int, sha: str) -> None:
     """Merge a PR branch into main with the audit properties `branchops pr merge` writes."""
-    from branchops.pr.model import MERGE_OP, OPERATION, P
+    from branchops.pr.model import MERGE_OP, OPERATION, PR_PROPERTY
 
     branch = f"pr-{pr}"
     lh.catalog.create_branch(branch, from_ref=lh.main)
     lh.ingest(f"raw.pr_{pr}_marker", pa.table({"pr": [pr]}), branch=branch)
     lh.catalog.merge(branch, lh.main, message=f"merge PR #{pr}", squash=True,
-                     properties={OPERATION: MERGE_OP, P: str(pr), f"{P}.sha": sha})
+                     properties={OPERATION: MERGE_OP, PR_PROPERTY: str(pr), f"{PR_PROPERTY}.sha": sha})
     lh.drop_branch(branch)

@@ -12,7 +12,7 @@ import pytest
 
 from branchops.diff import Method, diff_refs
 from branchops.diff import queries as q
-from branchops.diff.compute import DiffOptions
+from branchops.diff.model import DiffOptions
 from branchops.diff.rows import diff_rows
 from branchops.engine.duckdb import DuckDBEngine
 from branchops.lakehouse import Lakehouse
@@ -146,10 +146,10 @@ def test_pruned_duplicate_check_reads_only_files_that_may_hold_the_keys(lh: Lake
     # head: a key from chunk 1 again, and a second NULL key: 2 duplicate keys, found across files
     write(lh, "raw.k", [{"k": k(1050), "v": 0}, {"k": None, "v": -2}, {"k": k(1500), "v": 1}], branch="feat")
     feat = lh.catalog.load_table("feat", "raw.k")
-    from branchops.diff.snapshots import Side, files_for_keys
+    from branchops.diff.snapshots import TableSnapshot, files_for_keys
 
-    side = Side.load(feat)
-    main_files = set(Side.load(lh.catalog.load_table("main", "raw.k")).files())
+    side = TableSnapshot.load(feat)
+    main_files = set(TableSnapshot.load(lh.catalog.load_table("main", "raw.k")).files())
     changed = [f for p, f in side.files().items() if p not in main_files]
     picked = files_for_keys(side.files(), changed, side.schema, ["k"])
     assert len(picked) == 3  # the new file, chunk 1 (bounds) and chunk 3 (NULLs); not chunks 0 and 2

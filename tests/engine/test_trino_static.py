@@ -115,7 +115,7 @@ def test_the_pr_report_names_what_bi_reads_for_each_changed_table() -> None:
 
 
 def test_keys_from_a_static_build_manifest_name_the_table_without_the_branch() -> None:
-    from branchops.diff.keys import keys_from_manifest
+    from branchops.diff.key_sources import keys_from_manifest
 
     manifest = {"nodes": {
         "model.p.customers": {"resource_type": "model", "schema": "analytics@branchops-wap-1", "name": "customers",

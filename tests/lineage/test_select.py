@@ -10,7 +10,7 @@ from typing import Any
 from branchops.dbt.args import replace_selection
 from branchops.lineage import ModelChange
 from branchops.lineage.report import impact_markdown
-from branchops.lineage.select import _closure, fill_compiled_code, plan
+from branchops.lineage.select import dependency_closure, fill_compiled_code, plan
 
 
 def head() -> dict[str, Any]:
@@ -33,8 +33,9 @@ def test_plan_and_what_it_builds() -> None:
     modified = ["model.p.a", "model.p.d", "seed.p.s", "test.p.t"]
     non = [change("model.p.a", "non-breaking"), change("model.p.d", "metadata-only")]
     assert plan(h, modified, non) == ["a", "s+", "t"]
-    assert _closure(h, modified) == {"model.p.a", "model.p.b", "model.p.c", "model.p.d", "seed.p.s", "test.p.t"}
-    assert _closure(h, modified, non) == {"model.p.a", "seed.p.s", "model.p.d", "test.p.t"}
+    assert dependency_closure(h, modified) == {"model.p.a", "model.p.b", "model.p.c", "model.p.d", "seed.p.s",
+                                               "test.p.t"}
+    assert dependency_closure(h, modified, non) == {"model.p.a", "seed.p.s", "model.p.d", "test.p.t"}
     assert plan(h, ["model.p.a"], [change("model.p.a", "breaking")]) == ["a+"]
     assert plan(h, ["model.p.a"], []) == ["a+"]  # not classified: breaking
 

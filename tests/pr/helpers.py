@@ -55,14 +55,14 @@ class TableBuilder:
                 else:
                     cat.create_table(name, schema=data.schema).append(data)
         return BuildOutcome(ok=True, built=tuple(tables), reused=("raw.customers",), tests=TestSummary(passed=4),
-                            exposures=("Revenue dashboard",), keys={t: ["id"] for t in tables})
+                            exposures=("Revenue dashboard",))
 
 
 class PointerDiffer:
     """Catalog-level diff as a real :class:`DiffResult`: row counts and the rows added/removed as
     multisets (keyless: no rows are paired, so ``changed`` is None), no column-level comparison."""
 
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,
              project_dir: Path | None = None, built: Sequence[str] = (), stored: StoredBuild | None = None
              ) -> PrDiff:
         def rows_of(ref: str, table: str) -> Counter[tuple[Any, ...]]:
@@ -74,7 +74,7 @@ class PointerDiffer:
         for ch in lakehouse.catalog.diff(base, head):
             old = rows_of(base, ch.table) if ch.kind is not ChangeKind.ADDED else Counter()
             new = rows_of(head, ch.table) if ch.kind is not ChangeKind.REMOVED else Counter()
-            key = keys.get(ch.table)
+            key = (keys or {}).get(ch.table)
             tables.append(TableDiff(
                 ch.table, status.get(ch.kind, TableStatus.MODIFIED), Method.FULL_SCAN,
                 key=tuple(key) if key else None,

@@ -70,7 +70,7 @@ def test_failed_build_and_a_crashed_sync_complete_the_check_as_failure(
 
 
 class TrinoDown(PointerDiffer):
-    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]],  # type: ignore[no-untyped-def]
+    def diff(self, lakehouse: Lakehouse, *, base: str, head: str, keys: dict[str, list[str]] | None = None,  # type: ignore[no-untyped-def]
              **_: object):
         raise BackendError("Trino query failed: connection refused", hint="is Trino up?")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from branchops.diff import diff_refs, keys_from_manifest, parse_key_flags
-from branchops.diff.keys import load_ref_manifest
+from branchops.diff.key_sources import load_ref_manifest
 from branchops.errors import UsageError
 from branchops.lakehouse import Lakehouse
 from tests.diff.conftest import write
