@@ -176,6 +176,7 @@ def test_diff_step_reads_a_moved_base_through_a_pinned_branch(lakehouse: Lakehou
         catalogs_before = engine.existing_catalogs()
         out = DataDiffer().diff(lakehouse, base=f"main@{fork}", head="main", keys={"raw.customers": ["id"]})
         assert engine.existing_catalogs() - catalogs_before <= {engine.catalog_name("main")}
+    out = out.to_dict()
     (table,) = out["tables"]
     assert (table["rows"]["added"], table["rows"]["removed"], table["rows"]["changed"]) == (1, 0, 0)
     assert out["base"]["ref"] == f"main@{fork}"
