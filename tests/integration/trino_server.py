@@ -79,6 +79,21 @@ class TrinoServer:
     def stop(self) -> None:
         self.process.stop()
 
+    def failure_causes(self, query_id: str) -> list[str]:
+        """The cause chain of a failed query (``type: message`` each), from the coordinator's
+        query info: what a client (dbt-trino) reports is only the outermost message."""
+        request = urllib.request.Request(f"{self.uri}/v1/query/{query_id}", headers={"X-Trino-User": "test"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                failure = json.loads(resp.read()).get("failureInfo")
+        except OSError as e:  # the query left the history (query.max-history) or Trino is gone
+            return [f"no query info for {query_id}: {e}"]
+        causes: list[str] = []
+        while failure:
+            causes.append(f"{failure.get('type')}: {failure.get('message')}")
+            failure = failure.get("cause")
+        return causes
+
 
 def _ready(uri: str) -> bool:
     with urllib.request.urlopen(f"{uri}/v1/info", timeout=2) as resp:

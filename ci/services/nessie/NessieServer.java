@@ -149,8 +149,15 @@ public final class NessieServer {
     }
 
     URI base = URI.create("http://" + host + ":" + port + "/");
-    HttpServer server = GrizzlyHttpServerFactory.createHttpServer(base, config, true);
+    HttpServer server = GrizzlyHttpServerFactory.createHttpServer(base, config, false);
     NetworkListener listener = server.getListeners().iterator().next();
+    // Never close a kept-alive connection first. Grizzly's defaults (30 s idle, 256 requests per
+    // connection) race with a client reusing a pooled connection: a POST sent on a connection the
+    // server is closing fails with "Failed to execute POST request" (a GET is retried by the
+    // client, a POST is not). Clients close their idle connections themselves.
+    listener.getKeepAlive().setIdleTimeoutInSeconds(-1);
+    listener.getKeepAlive().setMaxRequestsCount(-1);
+    server.start();
     int bound = listener.getPort();
 
     CountDownLatch stop = new CountDownLatch(1);
