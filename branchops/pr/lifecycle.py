@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from branchops.catalog.base import Commit, MergeResult
-from branchops.dbt.artifacts import MANIFEST_PROPERTY, find_build
+from branchops.dbt.artifacts import find_build
 from branchops.errors import (
     DbtFailed,
     MergeConflict,
@@ -25,12 +25,11 @@ from branchops.errors import (
     UsageError,
 )
 from branchops.lakehouse import Lakehouse
-from branchops.pr.code_merge import land_code, undone_merges
+from branchops.pr.code_merge import land_code
 from branchops.pr.failures import SyncStep, failure_outcome
 from branchops.pr.github import MERGE_MARKER, run_url
+from branchops.pr.merge_log import build_artifacts, find_merge, merge_info
 from branchops.pr.model import (
-    MERGE_OP,
-    OPERATION,
     PR_PROPERTY,
     BuildOutcome,
     OnConflict,
@@ -51,10 +50,6 @@ from branchops.wap import holds_pr_lease
 #: How often a merge re-reads a base that keeps moving, and how often it rebuilds on conflict.
 MOVED_RETRIES = 5
 REBUILD_RETRIES = 3
-#: How far back in the base's log a re-run looks for its own merge commit.
-MERGED_SCAN = 500
-#: commit properties of a dbt build that name its stored artifacts (manifest, run results)
-DBT_ARTIFACT_PREFIX = "branchops.dbt."
 
 
 class PullRequests:
@@ -191,10 +186,10 @@ class PullRequests:
         branch = self.branch(pr)
         v, head = self.latest_validation(pr)
         if head is None:
-            merged = self._find_merge(self.lh.main, pr, None, None)
+            merged = find_merge(self.catalog, self.lh.main, pr, None, None)
             if merged is not None:
                 return Outcome("status", pr, branch, Status.MERGED, sha=merged.properties.get(f"{PR_PROPERTY}.sha"),
-                               base=self.lh.main, hash=merged.hash, merge=_merge_info(merged, self.lh.main))
+                               base=self.lh.main, hash=merged.hash, merge=merge_info(merged, self.lh.main))
             return Outcome("status", pr, branch, Status.NOT_FOUND, reason=f"no branch {branch}")
         if v is None:
             return Outcome("status", pr, branch, Status.FAILED, hash=head, reason="not validated yet: run `pr sync`")
@@ -240,7 +235,7 @@ class PullRequests:
             raise UsageError("--on-conflict rebuild needs --project-dir (the code that will land)")
         v, head = self.latest_validation(pr)
         if head is None or v is None:
-            done = self._find_merge(self.lh.main, pr, sha, None)
+            done = find_merge(self.catalog, self.lh.main, pr, sha, None)
             if done is not None:
                 return self._already(pr, branch, sha, done, self.lh.main)
             why = f"no branch {branch}" if head is None else f"{branch} has no validation"
@@ -278,7 +273,7 @@ class PullRequests:
         expected = v.base_hash
         rebuilds = moves = 0
         while True:
-            done = self._find_merge(v.base, pr, sha, v.commit, stop_at=v.base_hash)
+            done = find_merge(self.catalog, v.base, pr, sha, v.commit, stop_at=v.base_hash)
             if done is not None:
                 return self._already(pr, branch, sha, done, v.base)
             try:
@@ -289,7 +284,7 @@ class PullRequests:
                     raise
                 expected = e.actual
             except RefNotFound:  # the branch went away under us: a concurrent merge or close
-                done = self._find_merge(v.base, pr, sha, v.commit, stop_at=v.base_hash)
+                done = find_merge(self.catalog, v.base, pr, sha, v.commit, stop_at=v.base_hash)
                 if done is None:
                     raise
                 return self._already(pr, branch, sha, done, v.base)
@@ -311,7 +306,7 @@ class PullRequests:
         """One atomic merge of the validated commit into the base, expected at ``expected``."""
         assert v.commit is not None
         props = merge_properties(v, approvers=approvers, previous_hash=expected, run_url=run_url(),
-                                 merged=list(v.changed_tables)) | self._build_artifacts(branch, v)
+                                 merged=list(v.changed_tables)) | build_artifacts(self.catalog, branch, v)
         return self.catalog.merge(
             f"{branch}@{v.commit}", v.base, expected_target_hash=expected, squash=True,
             message=f"merge PR #{pr} ({sha[:12]}) into {v.base}", properties=props,
@@ -352,44 +347,11 @@ class PullRequests:
             timings={"merge": time.perf_counter() - t0},
         )
 
-    def _build_artifacts(self, branch: str, v: Validation) -> dict[str, str]:
-        """The dbt artifacts the PR's build stored, carried into the merge commit: the code that
-        lands is what the next PR's ``state:modified+`` compares against."""
-        for c in self.catalog.log(f"{branch}@{v.commit}", limit=50):
-            if c.hash == v.base_hash:
-                break
-            found = {k: val for k, val in c.properties.items() if k.startswith(DBT_ARTIFACT_PREFIX)}
-            if MANIFEST_PROPERTY in found:
-                return found
-        return {}
-
-    def _find_merge(
-        self, base: str, pr: int, sha: str | None, validation: str | None, stop_at: str | None = None
-    ) -> Commit | None:
-        """The merge commit of this PR (and sha / validation) on the base, newest first."""
-        try:
-            log = self.catalog.log(base, limit=MERGED_SCAN)
-        except RefNotFound:
-            return None
-        undone = undone_merges(log)  # a merge whose code merge was refused was undone: not merged
-        for c in log:
-            if c.hash == stop_at:
-                return None  # merges of this validation can only be newer than its fork point
-            p = c.properties
-            if p.get(OPERATION) != MERGE_OP or p.get(PR_PROPERTY) != str(pr) or c.hash in undone:
-                continue
-            if validation is not None:
-                if p.get(f"{PR_PROPERTY}.validation") == validation:
-                    return c
-            elif sha is None or p.get(f"{PR_PROPERTY}.sha") == sha:
-                return c
-        return None
-
     def _already(self, pr: int, branch: str, sha: str | None, done: Commit, base: str) -> Outcome:
         if not self._merge_code:
             self.drop_quietly(branch, None)
         return Outcome("merge", pr, branch, Status.ALREADY_MERGED, sha=sha, base=base, hash=done.hash,
-                       merge=_merge_info(done, base), reason=f"PR #{pr} is already merged into {base}")
+                       merge=merge_info(done, base), reason=f"PR #{pr} is already merged into {base}")
 
     def _refuse(self, pr: int, branch: str, sha: str, reason: str, base: str | None = None) -> Outcome:
         return Outcome("merge", pr, branch, Status.REFUSED, sha=sha, base=base,
@@ -422,10 +384,3 @@ def _summary(diff: PrDiff | None) -> dict[str, Any]:
         out[t.table] = {"status": t.status.value,
                         **{k: rows.get(k) for k in ("base", "head", "added", "removed", "changed")}}
     return out
-
-
-def _merge_info(c: Commit, base: str) -> dict[str, Any]:
-    p = c.properties
-    return {"target": base, "hash": c.hash, "previous_hash": p.get("branchops.previous_hash"),
-            "approvers": p.get(f"{PR_PROPERTY}.approvers"), "run_url": p.get(f"{PR_PROPERTY}.run_url"),
-            "timestamp": c.timestamp}
