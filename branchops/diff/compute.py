@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyiceberg.types import PrimitiveType
 
+from branchops import progress
 from branchops.diff import paired
 from branchops.diff import queries as q
 from branchops.diff.key_sources import load_ref_manifest, resolve_keys
@@ -144,12 +145,15 @@ def _diff(catalog: VersionedCatalog, engine: _LazyEngine, base: str, head: str, 
     keys = resolve_keys(moved, opts.keys, _manifests(catalog, (head, base), opts.builds) if opts.manifest_keys and any(
         n not in opts.keys for n in moved) else ())
     out: list[TableDiff] = []
+    done = 0  # of the moved tables, for progress
     for name in names:
         b, a = before.get(name), after.get(name)
         if b == a:
             if opts.include_unchanged:
                 out.append(TableDiff(name, TableStatus.UNCHANGED, Method.SAME_METADATA))
             continue
+        done += 1
+        progress.step(done, len(moved), f"diff: {name}")
         key = keys.get(name)
         if b is None or a is None:
             out.append(_added_or_removed(catalog, base if a is None else head, name, a is None, key))

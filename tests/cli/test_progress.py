@@ -85,3 +85,25 @@ def test_steps_reach_only_the_installed_sink() -> None:
         progress.step(None, None, "uncounted")
     progress.step(2, 2, "after")
     assert seen == ["[1/2] first", "uncounted"] and not progress.active()
+
+
+def test_a_diff_shows_one_step_per_table_that_moved(project: Path) -> None:
+    from branchops.config import load_settings
+    from branchops.diff import diff_refs
+    from branchops.lakehouse import Lakehouse
+
+    with Lakehouse(load_settings(project / "branchops.toml")) as lh:
+        for name in ("raw.a", "raw.b", "raw.c"):
+            lh.ingest(name, project / "t.csv")
+        lh.catalog.create_branch("dev", "main")
+        lh.ingest("raw.a", project / "t.csv", branch="dev")  # appended: 3 more rows
+        lh.ingest("raw.c", project / "t.csv", branch="dev", mode="overwrite")  # a new snapshot, the same rows
+        seen: list[str] = []
+        with progress.showing(seen.append):
+            result = diff_refs(lh, "main", "dev")
+    # raw.b did not move, so it is not diffed and gets no line
+    assert seen == ["[1/2] diff: raw.a", "[2/2] diff: raw.c"]
+    rows = {t.table: t.rows for t in result.tables}
+    assert sorted(rows) == ["raw.a", "raw.c"]
+    assert rows["raw.a"] is not None and (rows["raw.a"].added, rows["raw.a"].removed) == (3, 0)
+    assert rows["raw.c"] is not None and (rows["raw.c"].added, rows["raw.c"].removed) == (0, 0)
