@@ -341,6 +341,12 @@ def count_rows(src: exp.Expr) -> exp.Select:
     return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(aliased(src, "t"), copy=False)
 
 
+def scalars(queries: Sequence[exp.Select]) -> exp.Select:
+    """One row holding each one-value query's answer (``v0``, ``v1``, ...): one statement instead
+    of several, so an engine's fixed cost per query is paid once."""
+    return exp.select(*[exp.alias_(sub.subquery(), f"v{i}") for i, sub in enumerate(queries)])
+
+
 def duplicate_keys(src: exp.Expr, key: Sequence[str], within: exp.Expr | None = None) -> exp.Select:
     """How many key values occur more than once in ``src`` (only keys that occur in ``within``, if given)."""
     cols = [column_ref(k, "t") for k in key]
