@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from branchops.diff.model import MAX_COMMENT_BYTES, DiffResult, TableDiff, jsonable
+from branchops.text_fit import first_fitting
 
 #: how a changed value is shown: ``base → head``
 ARROW = " → "
@@ -158,26 +159,28 @@ def render_markdown(result: DiffResult, max_bytes: int = MAX_COMMENT_BYTES, *, t
         return "\n".join([*head, "No table differs."]) + "\n"
     summary = md_table(SUMMARY_COLUMNS, [_summary_row(t) for t in result.tables])
     shown = [t for t in result.tables if t.status.value != "unchanged"]
-    notes = ["", "_Detail trimmed to fit a PR comment: {what}. The JSON output has everything._"]
-    fits: Callable[[str], bool] = lambda text: len(text.encode()) <= max_bytes  # noqa: E731
+    fitted = first_fitting(_markdown_candidates(head, summary, shown, len(result.tables)), max_bytes)
+    return fitted if fitted is not None else "\n".join(head)[: max(0, max_bytes - 1)] + "\n"
+
+
+def _markdown_candidates(head: list[str], summary: list[str], shown: list[TableDiff], n_tables: int
+                         ) -> Iterator[str]:
+    """The report from richest to leanest: every section at each level of detail, then fewer
+    sections (from the last table up), then fewer summary rows; each says what it left out."""
+    def trimmed(what: str) -> str:
+        return f"_Detail trimmed to fit a PR comment: {what}. The JSON output has everything._"
+
     for level, what in enumerate(("", "samples omitted", "samples and profiles omitted",
                                   "samples, profiles and per-column counts omitted")):
         body = [line for t in shown for line in _md_section(t, level)]
-        text = "\n".join([*head, *summary, "", *body, *(notes[1].format(what=what).split("\n") if what else [])])
-        if fits(text + "\n"):
-            return text + "\n"
+        yield "\n".join([*head, *summary, "", *body, *([trimmed(what)] if what else [])]) + "\n"
     for keep in range(len(shown) - 1, -1, -1):
         body = [line for t in shown[:keep] for line in _md_section(t, 3)]
-        note = notes[1].format(what=f"sections of {len(shown) - keep} of {len(shown)} tables omitted")
-        text = "\n".join([*head, *summary, "", *body, note])
-        if fits(text + "\n"):
-            return text + "\n"
+        note = trimmed(f"sections of {len(shown) - keep} of {len(shown)} tables omitted")
+        yield "\n".join([*head, *summary, "", *body, note]) + "\n"
     for keep in range(len(summary) - 1, 1, -1):
-        note = notes[1].format(what=f"{len(summary) - keep} of {len(result.tables)} summary rows omitted")
-        text = "\n".join([*head, *summary[:keep], "", note])
-        if fits(text + "\n"):
-            return text + "\n"
-    return "\n".join(head)[: max(0, max_bytes - 1)] + "\n"
+        note = trimmed(f"{len(summary) - keep} of {n_tables} summary rows omitted")
+        yield "\n".join([*head, *summary[:keep], "", note]) + "\n"
 
 
 # -- rich text ------------------------------------------------------------------------------------

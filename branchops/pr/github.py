@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from branchops import text_fit
 from branchops.diff.model import MAX_COMMENT_BYTES
 from branchops.errors import BackendError, ConfigError
 from branchops.secrets import redact, register_secret
@@ -107,12 +108,8 @@ def _login(data: Mapping[str, Any]) -> str:
 
 
 def truncate_utf8(text: str, limit: int = MAX_COMMENT_BYTES, note: str = "") -> str:
-    """``text`` cut so that it (plus ``note``) fits in ``limit`` UTF-8 bytes, on a character edge."""
-    raw = text.encode()
-    if len(raw) <= limit:
-        return text
-    room = limit - len(note.encode())
-    return raw[: max(room, 0)].decode("utf-8", errors="ignore") + note
+    """:func:`branchops.text_fit.truncate_utf8` at GitHub's comment limit by default."""
+    return text_fit.truncate_utf8(text, limit, note)
 
 
 def approvers(reviews: Sequence[Review], sha: str) -> list[str]:

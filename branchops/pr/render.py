@@ -18,6 +18,7 @@ from branchops.lineage.report import impact_markdown
 from branchops.pr.drift import drift_note
 from branchops.pr.github import MARKER
 from branchops.pr.model import BuildOutcome, Outcome, PrDiff, Status
+from branchops.text_fit import first_fitting, truncate_utf8, utf8_size
 
 if TYPE_CHECKING:
     from branchops.config import Settings
@@ -203,18 +204,16 @@ def _fit(parts: list[str], details: list[str], lean: list[str], footer: str, lim
     note = "\n\n> ✂️ {n} table detail section(s) left out to fit GitHub's comment limit; run " \
            "`branchops diff` for the full report."
     body = "\n\n".join(parts)
-    budget = limit - len(footer.encode()) - len(note.encode()) - 64
-    if len(body.encode()) > budget:
-        body = body.encode()[:budget].decode("utf-8", errors="ignore") + "\n\n> ✂️ report cut to fit"
-        return body + "\n\n" + footer
+    budget = limit - utf8_size(footer) - utf8_size(note) - 64
+    if utf8_size(body) > budget:
+        return truncate_utf8(body, budget) + "\n\n> ✂️ report cut to fit\n\n" + footer
     left = 0
     for full, small in zip(details, lean, strict=True):
-        for candidate in (full, small):
-            if len((body + "\n\n" + candidate).encode()) <= budget:
-                body += "\n\n" + candidate
-                break
-        else:
+        fitted = first_fitting((body + "\n\n" + full, body + "\n\n" + small), budget)
+        if fitted is None:
             left += 1
+        else:
+            body = fitted
     if left:
         body += note.format(n=left)
     return body + ("\n\n" + footer if footer else "")
