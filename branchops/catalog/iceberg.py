@@ -170,10 +170,13 @@ class BranchIcebergCatalog(MetastoreCatalog):
         ``updates`` and commit the new metadata as one commit of the ref.
 
         Raises:
+            NoSuchTableError: no table ``name`` on the ref, and the requirements do not assert a create.
             CommitFailedException: a requirement failed or the ref moved; nothing was written.
         """
         head = self.versioned.resolve(self.ref)
         location = self._tables_at(head).get(name)  # the table as of the head the commit expects
+        if location is None and not any(r.type == "assert-create" for r in requirements):
+            raise NoSuchTableError(f"Table does not exist: {name} (on {self.ref})")
         current = self._table_from(name, location, for_writes=False) if location else None
         staged = self._update_and_stage_table(current, tuple(name.split(".")), requirements, updates)
         if current is not None and staged.metadata == current.metadata:

@@ -307,12 +307,9 @@ class RestCatalogService:
     def commit_table(self, ref: str | None, raw_ns: str, raw_table: str, body: Body) -> Answer:
         name = TableName.parse(Namespace.parse(raw_ns, ref or self.default_ref), raw_table)
         req: _CommitRequest = _parse(_CommitRequest, body)
-        self._writable(name.ref, name.namespace.as_sent)
-        tables = self._tables(name.ref, name.namespace.as_sent, for_table=True)
-        creating = any(r.type == "assert-create" for r in req.requirements)
-        if name.table_id not in tables and not creating:
-            raise RestError(404, "NoSuchTableException", f"Table does not exist: {name.table_id} (on {name.ref})")
+        self._writable(name.ref, name.namespace.as_sent)  # a missing ref is a 404 here
         catalog = self._catalog(name.ref, f"commit {name.table_id} (REST)")
+        # a missing table (without assert-create) is commit_updates' NoSuchTableError: a 404
         with iceberg_errors(f"committing {name.table_id} on {name.ref}"):
             res = catalog.commit_updates(name.table_id, req.requirements, req.updates)
         return 200, res.model_dump_json()
