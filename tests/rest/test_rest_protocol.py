@@ -62,7 +62,13 @@ def test_a_commit_whose_requirements_fail_is_409_and_changes_nothing(served: Ser
         stale = {"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": 1}
         _error(http.post(url, json=_commit([stale])), 409, "CommitFailedException")
         _error(http.post(url, json=_commit([{"type": "assert-create"}])), 409, "CommitFailedException")
+        # no such table (and no assert-create), no such branch: 404, nothing created
+        missing = _error(http.post("/v1/feat/namespaces/raw/tables/nope", json=_commit([])), 404,
+                         "NoSuchTableException")
+        assert "raw.nope" in missing
+        _error(http.post("/v1/ghost/namespaces/raw/tables/orders", json=_commit([])), 404, "NoSuchTableException")
         assert cat.get_ref("feat").hash == before_hash and cat.tables("feat") == before
+        assert "ghost" not in {r.name for r in cat.list_refs()}
         # the same commit with requirements that hold lands, as exactly one commit
         ok = [{"type": "assert-table-uuid", "uuid": str(table.metadata.table_uuid)},
               {"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": table.metadata.current_snapshot_id}]
