@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from branchops.catalog.base import split_ref
+from branchops.catalog.names import split_ref
 from branchops.errors import CheckFailed, RefNotFound, UsageError
 
 if TYPE_CHECKING:

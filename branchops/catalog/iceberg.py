@@ -26,7 +26,7 @@ from pyiceberg.table import CommitTableResponse, Table, TableProperties
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from pyiceberg.typedef import EMPTY_DICT, Identifier, Properties
 
-from branchops.catalog.base import NO_ANCESTOR
+from branchops.catalog.names import NO_ANCESTOR
 from branchops.errors import ReferenceConflict, TableNotFound
 from branchops.security.storage import branch_root, with_branch_paths
 
