@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +35,10 @@ BaseModeOpt = Annotated[str, typer.Option("--base-mode", help="auto: when raw ta
                                           "(drift_free); stored: diff against the base's tables as they are")]
 
 
-def _prs(ctx: typer.Context, fmt: OutputFormat, classify: bool = True, base_mode: str = "auto") -> PullRequests:
+@contextmanager
+def _prs(ctx: typer.Context, fmt: OutputFormat, classify: bool = True, base_mode: str = "auto"
+         ) -> Iterator[PullRequests]:
+    """The ``pr`` commands over the configured lakehouse; the reporter's HTTP client is closed after."""
     def echo(text: str) -> None:
         # A local run prints the report; with --output json stdout holds only the JSON.
         (sys.stderr if fmt is OutputFormat.JSON else sys.stdout).write(redact(text) + "\n")
@@ -46,8 +51,12 @@ def _prs(ctx: typer.Context, fmt: OutputFormat, classify: bool = True, base_mode
     from branchops.pr.dbt_step import DbtBuilder
     from branchops.pr.diff_step import DataDiffer
 
-    return PullRequests(cli_state(ctx).lakehouse(), Reporter.from_env(echo=echo), progress=progress,
-                        builder=DbtBuilder(classify=classify), differ=DataDiffer(base_mode=base_mode))
+    prs = PullRequests(cli_state(ctx).lakehouse(), Reporter.from_env(echo=echo), progress=progress,
+                       builder=DbtBuilder(classify=classify), differ=DataDiffer(base_mode=base_mode))
+    try:
+        yield prs
+    finally:
+        prs.reporter.close()
 
 
 def _finish(fmt: OutputFormat, outcome: Outcome, human: str) -> ExitCode:
@@ -62,11 +71,8 @@ def _sync(ctx: typer.Context, pr: int, sha: str, project_dir: Path, base: str | 
     if base_mode not in ("auto", "stored"):
         raise UsageError(f"--base-mode must be auto or stored, not {base_mode!r}", unchanged="nothing was built")
     fmt = cli_state(ctx).fmt(output)
-    prs = _prs(ctx, fmt, classify=classify == "on", base_mode=base_mode)
-    try:
+    with _prs(ctx, fmt, classify=classify == "on", base_mode=base_mode) as prs:
         out = prs.sync(pr, sha, project_dir, base)
-    finally:
-        prs.reporter.close()
     comment = f"; comment {out.comment_url}" if out.comment_url else ""
     return _finish(fmt, out, f"PR #{pr}: {out.branch} {out.status.value} at {short(out.hash)}; "
                    f"{len(out.changed_tables)} table(s) changed{comment}")
@@ -90,11 +96,8 @@ def sync(ctx: typer.Context, pr: PrOpt, sha: ShaOpt, project_dir: ProjectOpt, ba
 def status(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> None:
     """The PR branch and its last validation (or the merge that landed it)."""
     fmt = cli_state(ctx).fmt(output)
-    prs = _prs(ctx, fmt)
-    try:
+    with _prs(ctx, fmt) as prs:
         out = prs.status(pr)
-    finally:
-        prs.reporter.close()
     v = out.validation or {}
     emit(fmt, out.to_dict(), lambda: say(
         f"PR #{pr} ({out.branch}): {out.status.value}"
@@ -120,12 +123,9 @@ def merge(
 ) -> ExitCode:
     """Gates, then an atomic merge of pr-N into the base; pr-N is dropped afterwards."""
     fmt = cli_state(ctx).fmt(output)
-    prs = _prs(ctx, fmt)
-    try:
+    with _prs(ctx, fmt) as prs:
         out = prs.merge(pr, sha, on_conflict=on_conflict, project_dir=project_dir,
                         require_approval=True if require_approval else None, merge_code=merge_code)
-    finally:
-        prs.reporter.close()
     m = out.merge or {}
     human = f"PR #{pr}: {out.status.value}"
     if m:
@@ -140,11 +140,8 @@ def merge(
 def close(ctx: typer.Context, pr: PrOpt, output: OutputOpt = None) -> ExitCode:
     """Drop pr-N (fine if it does not exist)."""
     fmt = cli_state(ctx).fmt(output)
-    prs = _prs(ctx, fmt)
-    try:
+    with _prs(ctx, fmt) as prs:
         out = prs.close(pr)
-    finally:
-        prs.reporter.close()
     return _finish(fmt, out, f"PR #{pr}: {out.branch} " + ("dropped" if out.hash else "was not there"))
 
 
