@@ -12,15 +12,12 @@ from typing import Any
 
 import pytest
 
-from branchops import dbt
-from branchops.config import Settings
 from branchops.dbt.artifacts import fetch, find_build
-from branchops.demo import load_demo_data
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter, Status
 from branchops.pr.dbt_step import DbtBuilder
+from tests.shop import built_shop
 
-ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
 DOWNSTREAM_OF_ORDERS = ["analytics.customer_segments", "analytics.customers", "analytics.fct_daily_revenue",
                         "analytics.monthly_revenue"]
@@ -31,13 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lakehouse, Path]]:
     root = tmp_path_factory.mktemp("classify")
-    settings = Settings(root=root, catalog_uri=f"sqlite:///{root / 'catalog.db'}", warehouse=str(root / "wh"),
-                        threads=2)
-    project = root / "dbt_project"
-    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    with Lakehouse(settings) as lh:
-        load_demo_data(lh, 0.001)
-        dbt.build(lh, "main", project, dbt_output="stderr")
+    with built_shop(root) as (lh, project):
         yield lh, project
 
 

@@ -14,14 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from branchops import dbt
 from branchops.catalog.base import INTERNAL_PREFIX
-from branchops.config import Settings
-from branchops.demo import load_demo_data
 from branchops.lakehouse import Lakehouse
 from branchops.pr import PullRequests, Reporter
 from branchops.pr.dbt_step import DbtBuilder
 from branchops.pr.diff_step import DataDiffer
+from tests.shop import built_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -35,13 +33,7 @@ pytestmark = pytest.mark.slow
 def drifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lakehouse, Path]]:
     """main built, then raw.customers gets NEW_ROWS more rows; the PR upper-cases stg_customers' email."""
     root = tmp_path_factory.mktemp("drift")
-    settings = Settings(root=root, catalog_uri=f"sqlite:///{root / 'catalog.db'}", warehouse=str(root / "wh"),
-                        threads=2)
-    project = root / "dbt_project"
-    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    with Lakehouse(settings) as lh:
-        load_demo_data(lh, 0.001)
-        dbt.build(lh, "main", project, dbt_output="stderr")
+    with built_shop(root) as (lh, project):
         raw = lh.read("raw.customers", "main")
         extra = raw.slice(0, NEW_ROWS)
         top = pc.max(raw["customer_id"]).as_py()

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from branchops import dbt
-from branchops.config import Settings
 from branchops.demo import load_demo_data
 from branchops.lakehouse import Lakehouse
 from branchops.pr import OnConflict, PullRequests, Reporter, Status
+from tests.shop import built_shop
 
-ROOT = Path(__file__).resolve().parents[2]
 SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 
 pytestmark = pytest.mark.slow
@@ -26,13 +25,7 @@ pytestmark = pytest.mark.slow
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lakehouse, Path]]:
     """A lakehouse with the sample raw data and a production build of main; a project checkout."""
     root = tmp_path_factory.mktemp("shop")
-    settings = Settings(root=root, catalog_uri=f"sqlite:///{root / 'catalog.db'}", warehouse=str(root / "wh"),
-                        threads=2)
-    project = root / "dbt_project"
-    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    with Lakehouse(settings) as lh:
-        load_demo_data(lh, 0.001)
-        dbt.build(lh, "main", project, dbt_output="stderr")
+    with built_shop(root) as (lh, project):
         yield lh, project
 
 
