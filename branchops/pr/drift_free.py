@@ -22,7 +22,6 @@ and it is dropped when the diff is done.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build
+from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build, load_manifest
 from branchops.errors import RefNotFound
 
 if TYPE_CHECKING:
@@ -94,16 +93,16 @@ def diff_base(
         shutil.rmtree(project, ignore_errors=True)
         yield as_is(f"{moved}; every model the PR built is new (no base version)")
         return
-    scratch = _rebuild(lakehouse, base, project, names, build)
+    scratch, failed = _rebuild(lakehouse, base, project, names, build)
     try:
-        if isinstance(scratch, BaseChoice):
-            yield scratch if scratch.mode == DRIFT_FREE else as_is(f"{moved}; {scratch.reason}")
+        if scratch is None:
+            yield as_is(f"{moved}; {failed}")
             return
         yield BaseChoice(scratch, DRIFT_FREE, f"{moved}: the base's code was rebuilt on the PR's raw snapshot",
                          tuple(sorted(names.values())))
     finally:
         shutil.rmtree(project, ignore_errors=True)
-        if isinstance(scratch, str):
+        if scratch is not None:
             with contextlib.suppress(RefNotFound):
                 lakehouse.drop_branch(scratch)
 
@@ -112,16 +111,13 @@ def _base_project(lakehouse: Lakehouse, base: str, built: Sequence[str], project
                   stored: StoredBuild | None) -> tuple[Path, dict[str, str]]:
     """A copy of ``project_dir`` whose models that built ``built`` hold the base's SQL; returns it
     and ``model name -> table`` of the models to rebuild."""
-    from pyiceberg.io import load_file_io
-
     from branchops.dbt.results import model_tables
 
-    catalog = lakehouse.catalog
     if stored is None:
         raise ValueError(f"no dbt build stored on {base}")
-    io = load_file_io(properties=catalog.io_properties, location=stored.manifest)
-    with io.new_input(stored.manifest).open() as f:
-        manifest = json.loads(f.read())
+    manifest = load_manifest(lakehouse.catalog, base, stored)
+    if manifest is None:
+        raise ValueError(f"the manifest of {base}'s build ({stored.manifest}) is gone or unreadable")
     tables = model_tables(manifest)
     copy = Path(tempfile.mkdtemp(prefix="branchops-base-project-"))
     shutil.copytree(project_dir, copy, dirs_exist_ok=True,
@@ -138,7 +134,7 @@ def _base_project(lakehouse: Lakehouse, base: str, built: Sequence[str], project
 
 
 def _rebuild(lakehouse: Lakehouse, base: str, project: Path, names: dict[str, str], stored: StoredBuild | None
-             ) -> str | BaseChoice:
+             ) -> tuple[str, None] | tuple[None, str]:
     """The scratch branch (forked from ``base``) with ``names`` rebuilt from ``project``, or why not."""
     from branchops.dbt import build
     from branchops.wap import new_branch_name
@@ -153,8 +149,8 @@ def _rebuild(lakehouse: Lakehouse, base: str, project: Path, names: dict[str, st
     except Exception as e:  # DbtRunFailed and the like: the PR's own build decides pass or fail
         with contextlib.suppress(RefNotFound):
             lakehouse.drop_branch(scratch)
-        return BaseChoice(base, STORED_BASE, f"rebuilding the base's code failed ({type(e).__name__}: {e})")
-    return scratch
+        return None, f"rebuilding the base's code failed ({type(e).__name__}: {e})"
+    return scratch, None
 
 
 @contextlib.contextmanager
