@@ -51,9 +51,14 @@ def host_id() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
+def _owner_tag() -> str:
+    """``<host>-<pid>-<started>-<random>``: this process, starting now (what ``_OWNER`` parses)."""
+    return f"{host_id()}-{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:8]}"
+
+
 def new_branch_name() -> str:
     """The private branch name of a write by this process, starting now."""
-    return f"{INTERNAL_PREFIX}{host_id()}-{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:8]}"
+    return f"{INTERNAL_PREFIX}{_owner_tag()}"
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def sweep_dead_local_writers(catalog: VersionedCatalog) -> list[str]:
 # -- leases on user-visible branches --------------------------------------------------------------
 def lease_name(branch: str) -> str:
     """The lease this process takes, starting now, on ``branch``."""
-    return f"{INTERNAL_PREFIX}lease-{host_id()}-{os.getpid()}-{int(time.time())}-{uuid.uuid4().hex[:8]}.{branch}"
+    return f"{INTERNAL_PREFIX}lease-{_owner_tag()}.{branch}"
 
 
 def leased_branch(name: str) -> str | None:

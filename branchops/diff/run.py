@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from branchops.catalog.base import INTERNAL_PREFIX, split_ref
+from branchops.catalog.base import split_ref
 from branchops.errors import RefNotFound
 
 if TYPE_CHECKING:
     from branchops.diff.model import DiffOptions, DiffResult
     from branchops.engine.base import Engine
     from branchops.lakehouse import Lakehouse
-
-#: the private branches that pin a commit for an engine that reads only branch heads
-PIN_PREFIX = f"{INTERNAL_PREFIX}diff-"
-
 
 def diff_engine(lakehouse: Lakehouse) -> Engine | None:
     """The engine the diff runs in, from the settings (``load_engine``).
@@ -56,7 +51,9 @@ def readable_ref(lakehouse: Lakehouse, engine: Engine | None, ref: str) -> Itera
     if head == commit:
         yield str(name)
         return
-    pin = f"{PIN_PREFIX}{uuid.uuid4().hex[:12]}"
+    from branchops.wap import new_branch_name
+
+    pin = new_branch_name()  # a write-audit-publish name: gc leaves it alone while this process runs
     lakehouse.catalog.create_branch(pin, from_ref=ref)
     try:
         yield pin

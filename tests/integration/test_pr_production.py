@@ -16,9 +16,9 @@ import pytest
 from prod_cli import SHA, Cli, write_config
 from s3_server import S3Server
 
+from branchops.catalog.base import INTERNAL_PREFIX
 from branchops.config import Settings
 from branchops.demo import demo_relations
-from branchops.diff.run import PIN_PREFIX
 from branchops.engine.trino import SCRATCH_CATALOG, TrinoEngine
 from branchops.lakehouse import Lakehouse
 from branchops.pr.diff_step import DataDiffer
@@ -180,7 +180,8 @@ def test_diff_step_reads_a_moved_base_through_a_pinned_branch(lakehouse: Lakehou
     (table,) = out["tables"]
     assert (table["rows"]["added"], table["rows"]["removed"], table["rows"]["changed"]) == (1, 0, 0)
     assert out["base"]["ref"] == f"main@{fork}"
-    assert not [r.name for r in lakehouse.catalog.list_refs(include_internal=True) if r.name.startswith(PIN_PREFIX)]
+    refs = lakehouse.catalog.list_refs(include_internal=True)
+    assert not [r.name for r in refs if r.name.startswith(INTERNAL_PREFIX)]  # the pin is dropped
 
 
 def test_gc_on_s3_deletes_only_what_no_ref_uses(
