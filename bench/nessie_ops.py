@@ -47,7 +47,8 @@ def p(values: list[float], q: float) -> float:
 def measure(cat: VersionedCatalog, tables: int, rounds: int) -> dict[str, dict[str, float]]:
     loc = "file:///bench/{}/v{}.metadata.json".format
     cat.commit("main", {f"raw.t{i}": loc(i, 0) for i in range(tables)}, "seed")
-    samples: dict[str, list[float]] = {"branch_create": [], "commit": [], "merge": [], "merge_fast_forward": []}
+    samples: dict[str, list[float]] = {"branch_create": [], "commit": [], "merge": [], "merge_fast_forward": [],
+                                       "merge_all_tables": []}
     for r in range(rounds):
         samples["branch_create"].append(timed(lambda r=r: cat.create_branch(f"b{r}")))
         samples["commit"].append(timed(lambda r=r: cat.commit(f"b{r}", {f"raw.t{r % tables}": loc(r, 1)}, "work")))
@@ -57,6 +58,12 @@ def measure(cat: VersionedCatalog, tables: int, rounds: int) -> dict[str, dict[s
         cat.create_branch(f"ff{r}")
         cat.commit(f"ff{r}", {f"raw.t{r % tables}": loc(r, 3)}, "ff work")
         samples["merge_fast_forward"].append(timed(lambda r=r: cat.merge(f"ff{r}", "main")))
+        # A three-way merge of a branch that changed every table on main (``tables`` of them),
+        # while main added a table since the fork.
+        cat.create_branch(f"all{r}")
+        cat.commit(f"all{r}", {f"raw.t{i}": loc(i, 10 + r) for i in range(tables)}, "all tables")
+        cat.commit("main", {f"raw.extra{r}": loc(r, 4)}, "main adds a table")
+        samples["merge_all_tables"].append(timed(lambda r=r: cat.merge(f"all{r}", "main", message="merge all")))
     return {op: {"p50_ms": p(v, 0.5), "p95_ms": p(v, 0.95), "mean_ms": round(statistics.mean(v), 3), "n": len(v)}
             for op, v in samples.items()}
 
@@ -96,7 +103,9 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1_5_15": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]}},
-        "goals_p50_ms": {"branch_create": 30, "merge": 150},
+        "goals_p50_ms": {"branch_create": 30, "merge_all_tables": 150},
+        "ops": {"merge": "three-way merge of a branch that changed 1 table",
+                "merge_all_tables": "three-way merge of a branch that changed every table on main (--tables)"},
         "setup": {"tables_on_main": args.tables, "rounds": args.rounds,
                   "nessie": "0.95.0, in-memory version store, loopback, -Xmx512m" if server else uri,
                   "sqlite": "file database (WAL) in a temp folder"},
@@ -108,7 +117,8 @@ def main() -> None:
         prev = json.loads(args.previous.read_text())
         out["previous_run"] = {k: prev.get(k) for k in ("note", "when", "machine", "results", "nessie_over_sqlite_p50")}
         out["nessie_p50_over_previous"] = {
-            op: round(results["nessie"][op]["p50_ms"] / prev["results"]["nessie"][op]["p50_ms"], 2) for op in ratios}
+            op: round(results["nessie"][op]["p50_ms"] / prev["results"]["nessie"][op]["p50_ms"], 2)
+            for op in ratios if op in prev["results"]["nessie"]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({"results": {b: {op: r["p50_ms"] for op, r in v.items()} for b, v in results.items()},
