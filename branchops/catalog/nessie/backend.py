@@ -16,7 +16,7 @@ is read back as a parent (:mod:`~branchops.catalog.nessie.models`), so merge bas
 later merges see the same history as on the SQL backends.
 
 This module holds the backend class (refs, commits, merges, resets); reading history (short
-hashes, commit changes, merge bases) is :mod:`~branchops.catalog.nessie.history`, talking to the
+hashes, commit changes, merge bases, the sides of a merge) is :mod:`~branchops.catalog.nessie.history`, talking to the
 server :class:`~branchops.catalog.nessie.client.NessieClient`.
 """
 
@@ -339,12 +339,12 @@ class NessieVersionedCatalog(VersionedCatalog):
             return MergeResult(source, target, None if dry_run else t_head, (), base, dry_run=dry_run,
                                previous_hash=t_head)
         if base == t_head and not squash:
-            merged = tuple(sorted(self._moved(t_head, s_head)))
+            merged = tuple(sorted(history.moved(self.api, t_head, s_head)))
             if dry_run:
                 return MergeResult(source, target, None, merged, base, True, True, t_head)
             self.api.assign_reference(target, t_head, "BRANCH", s_head)
             return MergeResult(source, target, s_head, merged, base, True, False, t_head)
-        plan = three_way(*self._merge_sides(base, s_head, t_head))
+        plan = three_way(*history.merge_sides(self.api, base, s_head, t_head))
         if plan.conflicts:
             raise merge_conflict(source, target, [tuple(t.split(".")) for t in plan.conflicts])
         merged = tuple(sorted(plan.changes))
@@ -383,31 +383,6 @@ class NessieVersionedCatalog(VersionedCatalog):
             return self.resolve(spec), {}
         entries = list(self.api.log(name, None, limit=history.LOG_PAGE, operations=False))
         return (entries[0].hash, {entries[0].hash: entries}) if entries else (NO_ANCESTOR, {})
-
-    def _moved(self, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
-        """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""
-        if a == NO_ANCESTOR:
-            return {t: (None, loc) for t, loc in self.tables(f"@{b}").items()}
-        out: dict[str, tuple[str | None, str | None]] = {}
-        for d in self.api.diff(None, a, None, b):
-            before, after = content_location(d.before), content_location(d.after)
-            if before != after:
-                out[key_str(d.key)] = (before, after)
-        return out
-
-    def _merge_sides(self, base: str, s_head: str, t_head: str) -> tuple[dict[str, str], ...]:
-        """(base, source, target) tables for :func:`three_way`, limited to the tables either side
-        changed since the base (the rest are equal on all three): two diffs, not three listings."""
-        on_source, on_target = self._moved(base, s_head), self._moved(base, t_head)
-        sides: tuple[dict[str, str], ...] = ({}, {}, {})
-        for table in on_source.keys() | on_target.keys():
-            before = (on_source.get(table) or on_target[table])[0]
-            unchanged = (before, before)
-            values = (before, on_source.get(table, unchanged)[1], on_target.get(table, unchanged)[1])
-            for side, loc in zip(sides, values, strict=True):
-                if loc is not None:
-                    side[table] = loc
-        return sides
 
     def _reset(self, ref: str, to: str, *, message: str | None, author: str | None) -> Commit:
         head = self._branch(ref, "reset")

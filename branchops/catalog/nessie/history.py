@@ -141,3 +141,31 @@ def nessie_merge_base(api: NessieClient, target: str, t_head: str, s_head: str) 
             return NO_ANCESTOR
         raise
     return resp.common_ancestor or NO_ANCESTOR
+
+
+def moved(api: NessieClient, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
+    """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""
+    if a == NO_ANCESTOR:  # Nessie diffs from the empty root poorly: every table of b is new
+        return {key_str(e.key): (None, e.location) for e in api.entries(None, b) if e.location is not None}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for d in api.diff(None, a, None, b):
+        before, after = content_location(d.before), content_location(d.after)
+        if before != after:
+            out[key_str(d.key)] = (before, after)
+    return out
+
+
+def merge_sides(api: NessieClient, base: str, s_head: str, t_head: str) -> tuple[dict[str, str], ...]:
+    """(base, source, target) tables for :func:`~branchops.catalog.base.three_way`, limited to the
+    tables either side changed since the base (the rest are equal on all three): two diffs, not
+    three listings."""
+    on_source, on_target = moved(api, base, s_head), moved(api, base, t_head)
+    sides: tuple[dict[str, str], ...] = ({}, {}, {})
+    for table in on_source.keys() | on_target.keys():
+        before = (on_source.get(table) or on_target[table])[0]
+        unchanged = (before, before)
+        values = (before, on_source.get(table, unchanged)[1], on_target.get(table, unchanged)[1])
+        for side, loc in zip(sides, values, strict=True):
+            if loc is not None:
+                side[table] = loc
+    return sides
