@@ -69,7 +69,7 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     from branchops.catalog.sql.db import DatabaseUriError, database_class, database_name
 
     try:
-        database_class(settings.catalog_url)
+        database_class(settings.catalog_url).check_driver()
     except DatabaseUriError as e:
         if e.scheme is None:
             raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL",

@@ -18,6 +18,7 @@ as they are when none claims them.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sqlite3
 import threading
@@ -227,6 +228,9 @@ class Database:
         self._translators: list[ErrorTranslator] = []
 
     # -- what subclasses provide ----------------------------------------------------------
+    @classmethod
+    def check_driver(cls) -> None:
+        """Raises DatabaseUriError when the driver is not installed (checked without importing it)."""
     def _connect(self) -> Any:
         raise NotImplementedError
 
@@ -371,9 +375,14 @@ class PostgresDatabase(Database):
     EXISTING_TABLES = ("SELECT relname FROM pg_catalog.pg_class WHERE relname IN :names AND relkind IN ('r', 'p') "
                        "AND pg_catalog.pg_table_is_visible(oid)")
 
+    @classmethod
+    def check_driver(cls) -> None:
+        if importlib.util.find_spec("psycopg2") is None:  # the postgres extra
+            raise DatabaseUriError("", cls.NAME)
+
     def __init__(self, uri: str) -> None:
         super().__init__(uri)
-        import psycopg2  # the postgres extra
+        import psycopg2
 
         self._driver = psycopg2
         self.DRIVER_ERRORS = (psycopg2.Error,)
