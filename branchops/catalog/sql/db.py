@@ -24,9 +24,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
+
+from branchops.catalog.sql.params import expand_lists, pyformat
 
 Params = Mapping[str, Any]
 Row = tuple[Any, ...]
@@ -34,8 +35,6 @@ Row = tuple[Any, ...]
 ErrorTranslator = Callable[[BaseException, "str | None"], "BaseException | None"]
 
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][\w+]*)://(?P<rest>.*)$", re.DOTALL)
-_IN_LIST = re.compile(r"\bIN\s+:(\w+)", re.IGNORECASE)
-_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _POOL_SIZE = 5  # idle connections kept per database (what SQLAlchemy's default pool kept)
 
 
@@ -82,44 +81,6 @@ def connect(uri: str) -> Database:
         DatabaseUriError.
     """
     return database_class(uri)(uri)
-
-
-@lru_cache(maxsize=512)
-def _pyformat(sql: str) -> str:
-    """``:name`` parameters as psycopg2's ``%(name)s`` (literal ``%`` doubled)."""
-    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
-
-
-def expand_lists(sql: str, params: Params) -> tuple[str, dict[str, Any]]:
-    """``IN :name`` with a list (or tuple) value as one parameter per item; a list of tuples
-    becomes ``IN (VALUES (...), ...)``, which both SQLite and PostgreSQL compare row values with."""
-    out = dict(params)
-    expanded: set[str] = set()
-
-    def one(m: re.Match[str]) -> str:
-        name = m.group(1)
-        values = params.get(name)
-        if not isinstance(values, list | tuple):
-            return m.group(0)
-        expanded.add(name)
-        if not values:
-            raise ValueError(f"IN :{name} with no values")
-        items = []
-        for i, value in enumerate(values):
-            if isinstance(value, tuple):
-                keys = [f"{name}_{i}_{j}" for j in range(len(value))]
-                out.update(zip(keys, value, strict=True))
-                items.append("(" + ", ".join(f":{k}" for k in keys) + ")")
-            else:
-                out[f"{name}_{i}"] = value
-                items.append(f":{name}_{i}")
-        joined = ", ".join(items)
-        return f"IN (VALUES {joined})" if isinstance(values[0], tuple) else f"IN ({joined})"
-
-    text = _IN_LIST.sub(one, sql)
-    for name in expanded:
-        del out[name]
-    return text, out
 
 
 class Connection:
@@ -203,7 +164,10 @@ class Connection:
         try:
             return run(*args)
         except self.db.DRIVER_ERRORS as e:
-            raise self.db.translate(e, statement) from e
+            mapped = self.db.translate(e, statement)
+            if mapped is e:
+                raise
+            raise mapped from e
 
 
 class Database:
@@ -297,7 +261,10 @@ class Database:
                 try:
                     return self._connect()
                 except self.DRIVER_ERRORS as e:
-                    raise self.translate(e, None) from e
+                    mapped = self.translate(e, None)
+                    if mapped is e:
+                        raise
+                    raise mapped from e
             if self._usable(raw):
                 return raw
             self._close(raw)
@@ -405,7 +372,7 @@ class PostgresDatabase(Database):
             return False
 
     def render(self, sql: str) -> str:
-        return _pyformat(sql)
+        return pyformat(sql)
 
     def run_many(self, cur: Any, sql: str, rows: Sequence[Params]) -> None:
         from psycopg2.extras import execute_batch
@@ -417,4 +384,4 @@ class PostgresDatabase(Database):
         from psycopg2.extras import execute_values
 
         head, values = sql.rsplit(" VALUES ", 1)
-        execute_values(cur, f"{head} VALUES %s", rows, template=_pyformat(values), page_size=1000)
+        execute_values(cur, f"{head} VALUES %s", rows, template=pyformat(values), page_size=1000)
