@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 
 from branchops.catalog.base import validate_table_id
 from branchops.catalog.sql.db import Connection
-from branchops.catalog.sql.schema import Table, create_missing, ice_t, ns_t
+from branchops.catalog.sql.schema import column, create_missing, define_table, ice_t, ns_t
 
 _MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
 
-jdbc_refs_t = Table("branchops_jdbc_refs", (("name", "VARCHAR(255) NOT NULL"),), ("name",))
+jdbc_refs_t = define_table("branchops_jdbc_refs", column("name", "VARCHAR(255)"), key=["name"])
 
 
 def ensure_jdbc_schema(conn: Connection, default_branch: str) -> None:

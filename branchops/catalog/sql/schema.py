@@ -50,33 +50,35 @@ def create_missing(conn: Connection, tables: Sequence[Table]) -> list[Table]:
     return missing
 
 
-def _table(name: str, *columns: tuple[str, str], key: Sequence[str]) -> Table:
+def define_table(name: str, *columns: tuple[str, str], key: Sequence[str]) -> Table:
+    """A :class:`Table` of ``columns`` (made with :func:`column`) with primary key ``key``."""
     return Table(name, tuple(columns), tuple(key))
 
 
-def _c(name: str, kind: str, *, null: bool = False) -> tuple[str, str]:
+def column(name: str, kind: str, *, null: bool = False) -> tuple[str, str]:
+    """A column of SQL type ``kind``, ``NOT NULL`` unless ``null``."""
     return name, kind if null else f"{kind} NOT NULL"
 
 
-refs_t = _table(
+refs_t = define_table(
     "branchops_refs",
-    _c("name", "VARCHAR(255)"), _c("ref_type", "VARCHAR(8)"), _c("hash", "VARCHAR(64)"),
-    _c("created_at", "VARCHAR(40)"), _c("updated_at", "VARCHAR(40)"),
+    column("name", "VARCHAR(255)"), column("ref_type", "VARCHAR(8)"), column("hash", "VARCHAR(64)"),
+    column("created_at", "VARCHAR(40)"), column("updated_at", "VARCHAR(40)"),
     key=["name"],
 )
-commits_t = _table(
+commits_t = define_table(
     "branchops_commits",
-    _c("hash", "VARCHAR(64)"), _c("parent", "VARCHAR(64)"), _c("merge_parent", "VARCHAR(64)", null=True),
-    _c("generation", "INTEGER"), _c("ref", "VARCHAR(255)"), _c("message", "TEXT"), _c("author", "VARCHAR(255)"),
-    _c("created_at", "VARCHAR(40)"), _c("properties", "TEXT"),
+    column("hash", "VARCHAR(64)"), column("parent", "VARCHAR(64)"), column("merge_parent", "VARCHAR(64)", null=True),
+    column("generation", "INTEGER"), column("ref", "VARCHAR(255)"), column("message", "TEXT"),
+    column("author", "VARCHAR(255)"), column("created_at", "VARCHAR(40)"), column("properties", "TEXT"),
     key=["hash"],
 )
-parents_t = _table("branchops_parents", _c("child", "VARCHAR(64)"), _c("parent", "VARCHAR(64)"),
+parents_t = define_table("branchops_parents", column("child", "VARCHAR(64)"), column("parent", "VARCHAR(64)"),
                    key=["child", "parent"])
-changes_t = _table(
+changes_t = define_table(
     "branchops_changes",
-    _c("commit_hash", "VARCHAR(64)"), _c("table_id", "VARCHAR(512)"),
-    _c("old_location", "VARCHAR(1000)", null=True), _c("new_location", "VARCHAR(1000)", null=True),
+    column("commit_hash", "VARCHAR(64)"), column("table_id", "VARCHAR(512)"),
+    column("old_location", "VARCHAR(1000)", null=True), column("new_location", "VARCHAR(1000)", null=True),
     key=["commit_hash", "table_id"],
 )
 #: branchops' own tables of the commit DAG
@@ -84,17 +86,20 @@ TABLES = (changes_t, commits_t, parents_t, refs_t)
 #: pyiceberg's ``SqlCatalog`` / Iceberg's JDBC catalog tables, declared here with their exact DDL
 #: (a test compares it with pyiceberg's models): importing ``pyiceberg.catalog.sql`` costs ~0.35 s,
 #: which every quick command (``branch list``) would pay.
-ice_t = _table(
+ice_t = define_table(
     "iceberg_tables",
-    _c("catalog_name", "VARCHAR(255)"), _c("table_namespace", "VARCHAR(255)"), _c("table_name", "VARCHAR(255)"),
-    _c("metadata_location", "VARCHAR(1000)", null=True), _c("previous_metadata_location", "VARCHAR(1000)", null=True),
-    _c("iceberg_type", "VARCHAR(5)", null=True),
+    column("catalog_name", "VARCHAR(255)"),
+    column("table_namespace", "VARCHAR(255)"),
+    column("table_name", "VARCHAR(255)"),
+    column("metadata_location", "VARCHAR(1000)", null=True),
+    column("previous_metadata_location", "VARCHAR(1000)", null=True),
+    column("iceberg_type", "VARCHAR(5)", null=True),
     key=["catalog_name", "table_namespace", "table_name"],
 )
-ns_t = _table(
+ns_t = define_table(
     "iceberg_namespace_properties",
-    _c("catalog_name", "VARCHAR(255)"), _c("namespace", "VARCHAR(255)"), _c("property_key", "VARCHAR(255)"),
-    _c("property_value", "VARCHAR(1000)"),
+    column("catalog_name", "VARCHAR(255)"), column("namespace", "VARCHAR(255)"), column("property_key", "VARCHAR(255)"),
+    column("property_value", "VARCHAR(1000)"),
     key=["catalog_name", "namespace", "property_key"],
 )
 JDBC_TABLES = (ns_t, ice_t)

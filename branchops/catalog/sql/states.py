@@ -21,24 +21,23 @@ from typing import Any
 
 from branchops.catalog.base import NO_ANCESTOR
 from branchops.catalog.sql.db import Connection
-from branchops.catalog.sql.schema import Table, create_missing
+from branchops.catalog.sql.schema import column, create_missing, define_table
 
 #: First-parent steps between keyframes: a state read replays at most this many commits, and a
 #: commit on a catalog of N tables writes N / KEYFRAME_INTERVAL keyframe rows on average.
 KEYFRAME_INTERVAL = 32
 _MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
 
-keyframes_t = Table(
+keyframes_t = define_table(
     "branchops_keyframes",
-    (("commit_hash", "VARCHAR(64) NOT NULL"), ("table_id", "VARCHAR(512) NOT NULL"),
-     ("location", "VARCHAR(1000) NOT NULL")),
-    ("commit_hash", "table_id"),
+    column("commit_hash", "VARCHAR(64)"), column("table_id", "VARCHAR(512)"), column("location", "VARCHAR(1000)"),
+    key=["commit_hash", "table_id"],
 )
-positions_t = Table(
+positions_t = define_table(
     "branchops_commit_keyframes",
     # steps: commits to replay, this one included; 0 = a keyframe
-    (("hash", "VARCHAR(64) NOT NULL"), ("keyframe", "VARCHAR(64) NOT NULL"), ("steps", "INTEGER NOT NULL")),
-    ("hash",),
+    column("hash", "VARCHAR(64)"), column("keyframe", "VARCHAR(64)"), column("steps", "INTEGER"),
+    key=["hash"],
 )
 TABLES = (positions_t, keyframes_t)
 
