@@ -41,13 +41,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from branchops.catalog import load_catalog
 from branchops.catalog.base import VersionedCatalog
 from branchops.catalog.sql.backend import SqlVersionedCatalog
-from branchops.catalog.sql.schema import refs_t
 from branchops.catalog.sql.states import position, tables_at
 from branchops.config import Settings
 from branchops.lakehouse import Lakehouse
@@ -152,8 +151,8 @@ def build_history(cat: VersionedCatalog, tables: int, depth: int) -> dict[int, s
     while n < depth + 2:
         batch = range(n + 1, min(depth + 2, n + BATCH) + 1)
         if isinstance(cat, SqlVersionedCatalog):
-            with cat.engine.begin() as conn:
-                head: str = conn.execute(select(refs_t.c.hash).where(refs_t.c.name == "main")).scalar_one()
+            with cat.db.transaction() as conn:  # writes: commits, BATCH per transaction
+                head: str = conn.scalar("SELECT hash FROM branchops_refs WHERE name = 'main'")
                 for n in batch:
                     moved: dict[str, str | None] = {t: pointer(t, n) for t in history_tables(names, n)}
                     pos = position(conn, head)

@@ -2,12 +2,17 @@
 
     python bench/cli_latency.py              # -> bench/results/cli_latency.json
     python bench/cli_latency.py --quick      # 3 rounds instead of 15
+    python bench/cli_latency.py --against /work/main/.venv/bin/python   # A/B with another checkout's venv
 
 A user waits for the whole process: interpreter start, imports, config, the catalog work, output.
 Each round runs every command once, interleaved with the baseline (``python -c "import sqlite3,
 json"`` in the same venv), so a busy machine's noise falls on all of them alike; the ratio of
 medians is the figure. Targets (issue 10): ``--help``, ``branch list`` and ``branch create`` at
 1,000 tables <= 8x the baseline; ``diff`` of two refs with identical tables <= 10x.
+
+``--against PYTHON`` runs every command a second time per round with that interpreter's
+``branchops`` (another checkout's venv), on the same lakehouse, interleaved with this one's, and
+reports both under ``commands`` (``against:`` keys) with the ratio of their medians.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ def _run(argv: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def run(rounds: int) -> dict[str, Any]:
+def run(rounds: int, against: str | None = None) -> dict[str, Any]:
     exe = str(Path(sys.executable).with_name("branchops"))
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         work = Path(tmp)
@@ -63,11 +68,16 @@ def run(rounds: int) -> dict[str, Any]:
             "branch_show": [exe, "branch", "show", "main"],
             "diff_identical": [exe, "diff", "same", "--base", "main"],
         }
+        if against is not None:
+            other = str(Path(against).with_name("branchops"))
+            commands.update({f"against:{k}": [other if a == exe else a for a in argv]
+                             for k, argv in commands.items() if k != "baseline"})
         times: dict[str, list[float]] = {k: [] for k in commands}
         load_start = os.getloadavg()
         for r in range(rounds + 1):
             for key, argv in commands.items():
-                seconds = _run([a.replace("{name}", f"b{r}") for a in argv], work)
+                name = f"b{r}a" if key.startswith("against:") else f"b{r}"  # a new branch per run
+                seconds = _run([a.replace("{name}", name) for a in argv], work)
                 if r:  # the first round warms the file cache
                     times[key].append(seconds)
     base = statistics.median(times["baseline"])
@@ -77,16 +87,19 @@ def run(rounds: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"p50_ms": round(med * 1000, 1), "min_ms": round(min(ts) * 1000, 1), "n": len(ts)}
         if key != "baseline":
             entry["ratio_to_baseline"] = round(med / base, 2)
-            target = TARGETS.get(key)
+            target = TARGETS.get(key.removeprefix("against:"))
             if target is not None:
                 entry["target_ratio"] = target
                 entry["meets_target"] = med / base <= target
         results[key] = entry
+    for key in [k for k in results if k.startswith("against:")]:
+        mine = key.removeprefix("against:")
+        results[mine]["ratio_to_against"] = round(results[mine]["p50_ms"] / results[key]["p50_ms"], 3)
     return {
         "meta": {"when": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
                  "cpus": os.cpu_count(), "tables_on_main": TABLES, "rounds": rounds,
                  "loadavg_at_start": [round(x, 2) for x in load_start],
-                 "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
+                 "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "against": against},
         "commands": results,
     }
 
@@ -96,11 +109,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--against", metavar="PYTHON", help="also time another venv's branchops (A/B, interleaved)")
     args = parser.parse_args()
     from bytecode import ensure_bytecode
 
     ensure_bytecode()  # users run with bytecode caches; see bench/bytecode.py
-    result = run(3 if args.quick else args.rounds)
+    result = run(3 if args.quick else args.rounds, args.against)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["commands"], indent=2))

@@ -26,6 +26,25 @@ def test_cli_import_loads_no_data_stack() -> None:
     assert json.loads(out.stdout.replace("'", '"')) == []
 
 
+def test_branch_list_loads_no_data_stack_and_no_sqlalchemy(tmp_path: Path) -> None:
+    """A quick command on the embedded catalog talks DB-API (sqlite3) itself: running ``branch
+    list`` loads none of the heavy modules, SQLAlchemy included."""
+    exe = str(Path(sys.executable).with_name("branchops"))
+    subprocess.run([exe, "init"], cwd=tmp_path, check=True, capture_output=True)
+    code = (
+        "import sys\n"
+        "from branchops.cli import main\n"
+        "try:\n"
+        "    main(['branch', 'list'])\n"
+        "finally:\n"
+        f"    print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "main" in out.stdout
+    assert out.stderr.strip().splitlines()[-1] == "LOADED []"
+
+
 def test_public_names_still_resolve_lazily() -> None:
     code = (
         "import sys, branchops\n"

@@ -17,7 +17,7 @@ def _load_sql(settings: Settings) -> VersionedCatalog:
     from branchops.security.postgres_roles import install_error_translation
 
     catalog = SqlVersionedCatalog(settings.catalog_url, jdbc_refs=settings.jdbc_refs, **settings.catalog_kwargs())
-    install_error_translation(catalog.engine)  # a job role's refusals become PermissionDenied
+    install_error_translation(catalog.db)  # a job role's refusals become PermissionDenied
     return catalog
 
 

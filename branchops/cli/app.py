@@ -112,13 +112,12 @@ def storage_error(e: OSError) -> BackendError:
 
 def catalog_database_error(e: Exception) -> BackendError | None:
     """The embedded catalog's database (PostgreSQL, SQLite) unreachable or failing, as a BackendError."""
-    if not type(e).__module__.startswith("sqlalchemy"):
+    # the drivers' own errors (sqlite3 always loaded; psycopg2 only if the catalog is on PostgreSQL)
+    kinds = tuple(getattr(sys.modules[driver], kind) for driver in ("sqlite3", "psycopg2") if driver in sys.modules
+                  for kind in ("OperationalError", "InterfaceError"))
+    if not isinstance(e, kinds):
         return None
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    if not isinstance(e, OperationalError | InterfaceError):
-        return None
-    first = str(getattr(e, "orig", None) or e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return BackendError(f"the catalog database failed: {first}", unchanged="nothing was written",
                         hint="check catalog_uri and that the database server is running and reachable")
 

@@ -56,10 +56,6 @@ class State:
             self._lakehouse = None
 
 
-#: SQLAlchemy backends the embedded catalog runs on
-CATALOG_SCHEMES = ("sqlite", "postgresql")
-
-
 def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     """A ``catalog_uri`` the embedded backend can open; with ``must_exist`` (every command but
     ``init``) an SQLite catalog's file must be there already, so a mistyped path never starts an
@@ -70,31 +66,24 @@ def check_catalog_uri(settings: Settings, *, must_exist: bool) -> None:
     """
     if settings.backend != "sql":
         return
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from branchops.catalog.sql.db import DatabaseUriError, database_class, database_name
 
     try:
-        url = make_url(settings.catalog_url)
-    except ArgumentError:
-        raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL", unchanged="nothing was read",
-                          hint="use sqlite:///path/catalog.db or postgresql://user@host/db") from None
-    from sqlalchemy.exc import NoSuchModuleError
-
-    try:
-        url.get_dialect()
-        known = url.get_backend_name() in CATALOG_SCHEMES
-    except NoSuchModuleError:
-        known = False
-    if not known:
+        database_class(settings.catalog_url).check_driver()
+    except DatabaseUriError as e:
+        if e.scheme is None:
+            raise ConfigError(f"catalog_uri {settings.catalog_uri!r} is not a database URL",
+                              unchanged="nothing was read",
+                              hint="use sqlite:///path/catalog.db or postgresql://user@host/db") from None
         raise ConfigError(
-            f"catalog_uri scheme {url.drivername!r} is not supported", unchanged="nothing was read or written",
+            f"catalog_uri scheme {e.scheme!r} is not supported", unchanged="nothing was read or written",
             hint="use sqlite:///path/catalog.db or postgresql://user@host/db (pip install 'branchops[postgres]')",
-        )
+        ) from None
     from branchops.config import catalog_exists
 
     if must_exist and not catalog_exists(settings):
         raise ConfigError(
-            f"catalog {url.database} does not exist (catalog_uri {settings.catalog_uri!r})",
+            f"catalog {database_name(settings.catalog_url)} does not exist (catalog_uri {settings.catalog_uri!r})",
             unchanged="nothing was created",
             hint="run `branchops init` to create it (`branchops init --if-missing` next to an existing "
                  "branchops.toml), or fix catalog_uri in branchops.toml / BRANCHOPS_CATALOG_URI",

@@ -29,13 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, event
-from sqlalchemy.engine import ExceptionContext
-
 from branchops.errors import PermissionDenied, UsageError
 from branchops.sql_text import quote, sql_string
 
 if TYPE_CHECKING:
+    from branchops.catalog.sql.db import Database
+    from branchops.catalog.sql.schema import Table
     from branchops.config import Settings
 
 GUARD_TRIGGER = "branchops_guard"  # + _ins / _upd / _del: one statement-level trigger per event
@@ -101,10 +100,10 @@ def readable_tables() -> list[Table]:
     """Every table of the catalog: branchops' own (new ones included: they are read-only to the
     job roles until this module grants more, so a new table fails closed) and pyiceberg's."""
     from branchops.catalog.sql.pointers import jdbc_refs_t
-    from branchops.catalog.sql.schema import ice_t, metadata, ns_t
-    from branchops.catalog.sql.states import metadata as states_metadata
+    from branchops.catalog.sql.schema import TABLES, ice_t, ns_t
+    from branchops.catalog.sql.states import TABLES as STATE_TABLES
 
-    return [*metadata.sorted_tables, *states_metadata.sorted_tables, ice_t, ns_t, jdbc_refs_t]
+    return [*TABLES, *sorted(STATE_TABLES, key=lambda t: t.name), ice_t, ns_t, jdbc_refs_t]
 
 
 def roles_sql(
@@ -228,14 +227,13 @@ $fn$;"""
 
 def require_postgres(catalog_url: str) -> None:
     """Raises UsageError unless ``catalog_url`` is a PostgreSQL URL."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from branchops.catalog.sql.db import DatabaseUriError, PostgresDatabase, database_class
 
     try:
-        backend = make_url(catalog_url).get_backend_name()
-    except ArgumentError:
-        backend = "?"
-    if backend != "postgresql":
+        postgres = database_class(catalog_url) is PostgresDatabase
+    except DatabaseUriError:
+        postgres = False
+    if not postgres:
         raise UsageError(
             "database roles need the embedded catalog on PostgreSQL (catalog_uri = postgresql://...)",
             unchanged="nothing was written; no role was created or changed",
@@ -257,19 +255,15 @@ def role_setup(settings: Settings, *, prefix: str = "branchops", apply: bool = F
     require_postgres(settings.catalog_url if settings.backend == "sql" else "nessie://")
     catalog = load_catalog(settings)  # creates the tables the grants name, if missing
     try:
-        engine: Engine = catalog.engine  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            schema = str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
+        db: Database = catalog.db  # type: ignore[attr-defined]
+        with db.transaction() as conn:
+            schema = str(conn.scalar("SELECT current_schema()"))
             script = roles_sql(
                 schema=schema, roles=roles, protected=sorted(settings.protected),
                 writable_prefixes=[settings.pr_branch_prefix, INTERNAL_PREFIX],
             )
             if apply:
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    cursor.execute(script)  # one script, no parameters: `%` stays as written
-                finally:
-                    cursor.close()
+                conn.execute(script)  # one script, no parameters: `%` stays as written
     finally:
         catalog.close()
     return {"schema": schema, "roles": roles.to_dict(), "protected": sorted(settings.protected),
@@ -304,12 +298,8 @@ def permission_error(orig: BaseException, statement: str | None) -> PermissionDe
     )
 
 
-def install_error_translation(engine: Engine) -> None:
-    """Make ``engine`` raise :class:`PermissionDenied` for the database's refusals."""
-    if engine.dialect.name != "postgresql" or event.contains(engine, "handle_error", _on_error):
-        return
-    event.listen(engine, "handle_error", _on_error)
-
-
-def _on_error(ctx: ExceptionContext) -> BaseException | None:
-    return permission_error(ctx.original_exception, ctx.statement)
+def install_error_translation(db: Database) -> None:
+    """Make ``db`` raise :class:`PermissionDenied` for the database's refusals (PostgreSQL's:
+    SQLite has no roles)."""
+    if db.NAME == "postgresql":
+        db.add_error_translator(permission_error)

@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
 
 from branchops.catalog.sql.backend import SqlVersionedCatalog
-from branchops.catalog.sql.schema import ice_t
-from branchops.catalog.sql.states import KEYFRAME_INTERVAL, keyframes_t, positions_t
+from branchops.catalog.sql.states import KEYFRAME_INTERVAL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -37,11 +35,9 @@ def loc(table: str, n: int) -> str:
 
 
 def jdbc_rows(cat: SqlVersionedCatalog, ref: str) -> dict[str, str]:
-    with cat.engine.connect() as conn:
-        q = select(ice_t.c.table_namespace, ice_t.c.table_name, ice_t.c.metadata_location).where(
-            ice_t.c.catalog_name == ref
-        )
-        return {f"{ns}.{name}": str(loc) for ns, name, loc in conn.execute(q)}
+    with cat.db.transaction(read_only=True) as conn:
+        q = "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables WHERE catalog_name = :ref"
+        return {f"{ns}.{name}": str(loc) for ns, name, loc in conn.execute(q, {"ref": ref})}
 
 
 def random_history(cat: SqlVersionedCatalog, commits: int, seed: int) -> dict[str, dict[str, str]]:
@@ -91,9 +87,9 @@ def test_every_commit_reads_back_its_tables_across_keyframes(cat: SqlVersionedCa
         assert cat.tables(f"@{commit}") == tables, commit
         assert cat.tables(f"main@{commit[:10]}") == tables  # a prefix, found through the index
     assert cat.tables("main") == list(expected.values())[-1]
-    with cat.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(keyframes_t)).scalar_one() > 0
-        assert conn.execute(select(func.max(positions_t.c.steps))).scalar_one() < KEYFRAME_INTERVAL
+    with cat.db.transaction(read_only=True) as conn:
+        assert conn.scalar("SELECT count(*) FROM branchops_keyframes") > 0
+        assert conn.scalar("SELECT max(steps) FROM branchops_commit_keyframes") < KEYFRAME_INTERVAL
 
 
 def test_a_commit_and_a_reset_see_the_state_of_a_deep_commit(cat: SqlVersionedCatalog) -> None:
@@ -154,9 +150,9 @@ def test_a_catalog_from_before_keyframes_reads_and_writes_on(uri: str, tmp_path:
     cat = SqlVersionedCatalog(uri, warehouse=str(tmp_path), jdbc_refs=["*"])
     expected = random_history(cat, KEYFRAME_INTERVAL + 5, seed=11)
     cat.create_branch("feat")
-    with cat.engine.begin() as conn:
+    with cat.db.transaction() as conn:
         for table in ("branchops_keyframes", "branchops_commit_keyframes", "branchops_jdbc_refs"):
-            conn.execute(text(f"DROP TABLE {table}"))
+            conn.execute(f"DROP TABLE {table}")
     cat.close()
     cat = SqlVersionedCatalog(uri, warehouse=str(tmp_path))
     try:

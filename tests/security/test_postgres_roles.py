@@ -18,7 +18,6 @@ import psycopg2
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from branchops import dbt
@@ -98,17 +97,17 @@ def shop(
 
 def _state(lh: Lakehouse) -> tuple[Any, ...]:
     """Everything a write to main could change: its head, its pointer rows, refs, the commit count."""
-    with lh.catalog.engine.connect() as conn:  # type: ignore[attr-defined]
+    with lh.catalog.db.transaction(read_only=True) as conn:  # type: ignore[attr-defined]
         # commits of main and other shared refs (a refused write-audit-publish leaves its own
         # commits behind, unreachable: gc's business, not main's)
         shared = "ref NOT LIKE 'pr-%' AND ref NOT LIKE 'branchops-wap-%'"
-        commits = conn.execute(text(f"SELECT count(*) FROM branchops_commits WHERE {shared}")).scalar_one()
-        changes = conn.execute(text(
+        commits = conn.scalar(f"SELECT count(*) FROM branchops_commits WHERE {shared}")
+        changes = conn.scalar(
             f"SELECT count(*) FROM branchops_changes WHERE commit_hash IN "
-            f"(SELECT hash FROM branchops_commits WHERE {shared})")).scalar_one()
-        rows = conn.execute(text(
+            f"(SELECT hash FROM branchops_commits WHERE {shared})")
+        rows = conn.execute(
             "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
-            "WHERE catalog_name = 'main' ORDER BY 1, 2")).all()
+            "WHERE catalog_name = 'main' ORDER BY 1, 2")
     refs = [(r.name, r.hash) for r in lh.catalog.list_refs() if not r.name.startswith("pr-")]
     return lh.catalog.get_ref("main").hash, rows, refs, commits, changes, lh.catalog.tables("main")
 
@@ -160,8 +159,8 @@ def _refusals(lh: Lakehouse, unguarded: Lakehouse, pr_table: str) -> dict[str, C
 
 
 def _sql(catalog: Any, statement: str) -> None:
-    with catalog.engine.begin() as conn:
-        conn.execute(text(statement))
+    with catalog.db.transaction() as conn:
+        conn.execute(statement)
 
 
 def test_pr_role_cannot_write_main_through_branchops(shop: Shop) -> None:

@@ -1,7 +1,8 @@
-"""The embedded versioned catalog: SQLite (or PostgreSQL) through SQLAlchemy.
+"""The embedded versioned catalog: SQLite (or PostgreSQL) through plain DB-API.
 
 :class:`SqlVersionedCatalog` keeps refs, writes commits and runs merges and resets; its storage
-is spread over four helpers: :mod:`~branchops.catalog.sql.schema` (tables, engine),
+is spread over five helpers: :mod:`~branchops.catalog.sql.db` (connections, transactions),
+:mod:`~branchops.catalog.sql.schema` (tables),
 :mod:`~branchops.catalog.sql.states` (each commit's tables, from keyframes and changes: a ref is
 its head commit, so creating one writes one row), :mod:`~branchops.catalog.sql.pointers`
 (published refs' rows in Iceberg JDBC's ``iceberg_tables``, kept in step in the same transaction
@@ -19,10 +20,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
-
-from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from branchops.catalog.base import (
     INTERNAL_PREFIX,
@@ -38,6 +37,7 @@ from branchops.catalog.base import (
     validate_table_id,
 )
 from branchops.catalog.sql import history
+from branchops.catalog.sql.db import Connection, Database, IntegrityError, connect
 from branchops.catalog.sql.pointers import (
     copy_rows,
     ensure_jdbc_schema,
@@ -47,18 +47,7 @@ from branchops.catalog.sql.pointers import (
     set_rows,
     unpublish,
 )
-from branchops.catalog.sql.schema import (
-    READ_ONLY,
-    changes_t,
-    commits_t,
-    ensure_schema,
-    ice_t,
-    make_engine,
-    now,
-    ns_t,
-    parents_t,
-    refs_t,
-)
+from branchops.catalog.sql.schema import changes_t, commits_t, ensure_schema, ice_t, now, ns_t, parents_t, refs_t
 from branchops.catalog.sql.states import LOOK_UP, ensure_state_schema, position, record, tables_at
 from branchops.errors import (
     MergeConflict,
@@ -73,8 +62,8 @@ __all__ = [
     "SqlVersionedCatalog",
     "changes_t",
     "commits_t",
+    "connect",
     "ice_t",
-    "make_engine",
     "ns_t",
     "parents_t",
     "refs_t",
@@ -90,32 +79,40 @@ class SqlVersionedCatalog(VersionedCatalog):
         super().__init__(**kw)
         self.uri = uri
         self.jdbc_refs = tuple(jdbc_refs) if jdbc_refs is not None else (self.default_branch,)
-        self.engine = make_engine(uri)
+        self.db: Database = connect(uri)
 
         def more_tables(conn: Connection) -> None:
             ensure_state_schema(conn)
             ensure_jdbc_schema(conn, self.default_branch)
 
-        ensure_schema(self.engine, self.default_branch, also=more_tables)
+        try:
+            ensure_schema(self.db, self.default_branch, also=more_tables)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
-    def _reading(self) -> Connection:
-        """A connection for reads only (on SQLite its transaction takes no write lock)."""
-        return self.engine.connect().execution_options(**{READ_ONLY: True})
+    def _reading(self) -> AbstractContextManager[Connection]:
+        """A transaction for reads only (on SQLite it takes no write lock)."""
+        return self.db.transaction(read_only=True)
+
+    def _writing(self) -> AbstractContextManager[Connection]:
+        """A transaction that writes (on SQLite it takes the write lock at once)."""
+        return self.db.transaction()
 
     # -- low-level reads ------------------------------------------------------------------
     def _head(self, conn: Connection, name: str, *, lock: bool = False) -> tuple[RefType, str]:
-        q = select(refs_t.c.ref_type, refs_t.c.hash).where(refs_t.c.name == name)
-        row = conn.execute(q.with_for_update() if lock else q).first()
+        sql = "SELECT ref_type, hash FROM branchops_refs WHERE name = :name"
+        row = conn.first(sql + conn.for_update if lock else sql, {"name": name})
         if row is None:
             raise history.not_found(name)
-        return RefType(row.ref_type), row.hash
+        return RefType(row[0]), str(row[1])
 
     def _lock(self, conn: Connection, names: Iterable[str]) -> None:
-        q = select(refs_t.c.name).where(refs_t.c.name.in_(sorted(set(names)))).order_by(refs_t.c.name)
-        conn.execute(q.with_for_update()).all()
+        conn.execute(f"SELECT name FROM branchops_refs WHERE name IN :names ORDER BY name{conn.for_update}",
+                     {"names": sorted(set(names))})
 
     def _resolve(self, conn: Connection, spec: str) -> str:
         name, commit = split_ref(spec)
@@ -163,57 +160,52 @@ class SqlVersionedCatalog(VersionedCatalog):
         seed = json.dumps([parent, merge_parent, ref, message, ts, uuid.uuid4().hex, [c.to_dict() for c in moved]])
         new_hash = hashlib.sha256(seed.encode()).hexdigest()
         gens = history.generations(conn, [parent] + ([merge_parent] if merge_parent else []))
-        conn.execute(
-            insert(commits_t).values(
-                hash=new_hash, parent=parent, merge_parent=merge_parent, generation=max(gens) + 1, ref=ref,
-                message=message, author=who, created_at=ts, properties=json.dumps(props, sort_keys=True),
-            )
-        )
-        conn.execute(insert(parents_t), [{"child": new_hash, "parent": p} for p in {parent, merge_parent} if p])
+        conn.insert(commits_t.name, [{
+            "hash": new_hash, "parent": parent, "merge_parent": merge_parent, "generation": max(gens) + 1, "ref": ref,
+            "message": message, "author": who, "created_at": ts, "properties": json.dumps(props, sort_keys=True),
+        }])
+        conn.insert(parents_t.name, [{"child": new_hash, "parent": p} for p in {parent, merge_parent} if p])
         after_moved = {c.table: c.after for c in moved}
-        if moved:
-            conn.execute(
-                insert(changes_t),
-                [
-                    {"commit_hash": new_hash, "table_id": c.table, "old_location": c.before, "new_location": c.after}
-                    for c in moved
-                ],
-            )
+        conn.insert(changes_t.name, [
+            {"commit_hash": new_hash, "table_id": c.table, "old_location": c.before, "new_location": c.after}
+            for c in moved
+        ])
         record(conn, new_hash, parent, after_moved, parent_pos)
         if is_published(conn, ref):
             set_rows(conn, ref, after_moved, current)
-        conn.execute(update(refs_t).where(refs_t.c.name == ref).values(hash=new_hash, updated_at=ts))
+        conn.execute("UPDATE branchops_refs SET hash = :hash, updated_at = :ts WHERE name = :name",
+                     {"hash": new_hash, "ts": ts, "name": ref})
         return Commit(new_hash, parent, message, who, ts, props, tuple(moved), merge_parent)
 
     # -- refs -----------------------------------------------------------------------------
     def list_refs(self, *, include_internal: bool = False) -> list[Ref]:
         with self._reading() as conn:
-            found = conn.execute(select(refs_t).order_by(refs_t.c.name)).all()
+            found = conn.execute("SELECT name, hash, ref_type FROM branchops_refs ORDER BY name")
         return [
-            Ref(r.name, r.hash, RefType(r.ref_type))
-            for r in found
-            if include_internal or not r.name.startswith(INTERNAL_PREFIX)
+            Ref(name, hash_, RefType(ref_type))
+            for name, hash_, ref_type in found
+            if include_internal or not name.startswith(INTERNAL_PREFIX)
         ]
 
     def get_ref(self, name: str) -> Ref:
         with self._reading() as conn:
-            row = conn.execute(select(refs_t).where(refs_t.c.name == name)).first()
+            row = conn.first("SELECT name, hash, ref_type FROM branchops_refs WHERE name = :name", {"name": name})
         if row is None:
             raise history.not_found(name)
-        return Ref(row.name, row.hash, RefType(row.ref_type))
+        return Ref(row[0], row[1], RefType(row[2]))
 
     def ref_updated_at(self, name: str) -> str:
         with self._reading() as conn:
-            row = conn.execute(select(refs_t.c.updated_at).where(refs_t.c.name == name)).first()
+            row = conn.first("SELECT updated_at FROM branchops_refs WHERE name = :name", {"name": name})
         if row is None:
             raise history.not_found(name)
-        return str(row.updated_at)
+        return str(row[0])
 
     def _create_ref(self, name: str, from_ref: str, ref_type: RefType) -> Ref:
         validate_ref_name(name, allow_internal=True)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             src_name, src_commit = split_ref(from_ref)
-            if conn.execute(select(refs_t.c.name).where(refs_t.c.name == name)).first():
+            if conn.first("SELECT name FROM branchops_refs WHERE name = :name", {"name": name}):
                 raise RefAlreadyExists(
                     f"ref {name!r} already exists", unchanged=f"{name} is as it was",
                     hint=f"pick another name, or `branchops branch drop {name}` first",
@@ -224,10 +216,10 @@ class SqlVersionedCatalog(VersionedCatalog):
                 head = self._resolve(conn, from_ref)
             ts = now()
             try:
-                with conn.begin_nested():
-                    conn.execute(insert(refs_t).values(
-                        name=name, ref_type=ref_type.value, hash=head, created_at=ts, updated_at=ts
-                    ))
+                with conn.savepoint():
+                    conn.insert(refs_t.name, [
+                        {"name": name, "ref_type": ref_type.value, "hash": head, "created_at": ts, "updated_at": ts}
+                    ])
             except IntegrityError:  # created by a concurrent transaction since the check above
                 raise RefAlreadyExists(
                     f"ref {name!r} already exists", unchanged=f"{name} is as it was",
@@ -256,13 +248,13 @@ class SqlVersionedCatalog(VersionedCatalog):
         Raises:
             RefNotFound.
         """
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             _, head = self._head(conn, ref, lock=True)
             self._publish(conn, ref, head)
 
     def unpublish_jdbc(self, ref: str) -> None:
         """Remove ``ref``'s Iceberg JDBC rows (the ref itself is unchanged). Raises RefNotFound."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             self._head(conn, ref, lock=True)
             unpublish(conn, ref)
 
@@ -278,11 +270,11 @@ class SqlVersionedCatalog(VersionedCatalog):
         return self._create_ref(name, from_ref, RefType.TAG)
 
     def _drop_ref(self, name: str, expected_hash: str | None) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             _, head = self._head(conn, name, lock=True)
             if expected_hash is not None and head != expected_hash:
                 raise ReferenceConflict(name, expected_hash, head, unchanged=f"{name} was not dropped")
-            conn.execute(delete(refs_t).where(refs_t.c.name == name))
+            conn.execute("DELETE FROM branchops_refs WHERE name = :name", {"name": name})
             unpublish(conn, name)
 
     # -- content --------------------------------------------------------------------------
@@ -304,7 +296,7 @@ class SqlVersionedCatalog(VersionedCatalog):
         expected_hash: str | None = None,
         author: str | None = None,
     ) -> Commit:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ref_type, head = self._head(conn, ref, lock=True)
             if ref_type is RefType.TAG:
                 raise UsageError(f"{ref!r} is a tag; commits go to branches", unchanged=f"{ref} is as it was")
@@ -340,7 +332,7 @@ class SqlVersionedCatalog(VersionedCatalog):
         author: str | None = None,
     ) -> MergeResult:
         src_name, _ = split_ref(source)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             self._lock(conn, [target] + ([src_name] if src_name else []))
             t_type, t_head = self._head(conn, target)
             if t_type is RefType.TAG:
@@ -361,7 +353,8 @@ class SqlVersionedCatalog(VersionedCatalog):
                     return MergeResult(source, target, None, merged, base, True, True, t_head)
                 if is_published(conn, target):
                     set_rows(conn, target, {c.table: c.after for c in moved}, current)
-                conn.execute(update(refs_t).where(refs_t.c.name == target).values(hash=s_head, updated_at=now()))
+                conn.execute("UPDATE branchops_refs SET hash = :hash, updated_at = :ts WHERE name = :name",
+                             {"hash": s_head, "ts": now(), "name": target})
                 return MergeResult(source, target, s_head, merged, base, True, False, t_head)
             plan = three_way(tables_at(conn, base), src_tables, current)
             if plan.conflicts:
@@ -376,7 +369,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             return MergeResult(source, target, commit.hash, merged, base, False, False, t_head)
 
     def _reset(self, ref: str, to: str, *, message: str | None, author: str | None) -> Commit:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ref_type, head = self._head(conn, ref, lock=True)
             if ref_type is RefType.TAG:
                 raise UsageError(f"{ref!r} is a tag; reset a branch", unchanged=f"{ref} is as it was")

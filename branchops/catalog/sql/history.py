@@ -12,10 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, text
-
 from branchops.catalog.base import NO_ANCESTOR, Commit, TableChange, pointer_diff
-from branchops.catalog.sql.schema import changes_t, commits_t
+from branchops.catalog.sql.db import Connection
 from branchops.catalog.sql.states import tables_at
 from branchops.errors import RefNotFound, UsageError
 
@@ -41,6 +39,8 @@ WITH RECURSIVE anc(hash) AS (
 )
 SELECT anc.hash, c.generation FROM anc LEFT JOIN branchops_commits c ON c.hash = anc.hash
 """
+#: The columns :func:`_commits` reads, in its order.
+_COMMIT_COLUMNS = "c.hash, c.parent, c.message, c.author, c.created_at, c.properties, c.merge_parent"
 _FIRST_WINDOW = 16  # generations merge_base looks back first; it widens 8x until it finds one
 _NO_LIMIT = 1 << 62
 
@@ -61,18 +61,19 @@ def full_hash(conn: Connection, prefix: str) -> str:
         raise not_found(prefix)
     # A range on the primary key, not LIKE (which SQLite cannot answer from the index).
     found = conn.execute(
-        select(commits_t.c.hash).where(commits_t.c.hash >= prefix, commits_t.c.hash < prefix + "g").limit(2)
-    ).all()
+        "SELECT hash FROM branchops_commits WHERE hash >= :low AND hash < :high LIMIT 2",
+        {"low": prefix, "high": prefix + "g"},
+    )
     if len(found) != 1:
         raise not_found(prefix) if not found else UsageError(f"commit prefix {prefix!r} is ambiguous")
-    return str(found[0].hash)
+    return str(found[0][0])
 
 
 def ancestors(conn: Connection, commit: str, floor: int = 0) -> dict[str, int]:
     """Every ancestor of ``commit`` (itself and merge parents included) of generation ``floor``
     or more, with its generation."""
-    rows = conn.execute(text(_ANCESTORS), {"start": commit, "floor": floor})
-    return {r.hash: (r.generation or 0) for r in rows}
+    rows = conn.execute(_ANCESTORS, {"start": commit, "floor": floor})
+    return {h: (generation or 0) for h, generation in rows}
 
 
 def merge_base(conn: Connection, a: str, b: str) -> str:
@@ -101,43 +102,44 @@ def merge_base(conn: Connection, a: str, b: str) -> str:
 
 def generations(conn: Connection, hashes: list[str]) -> list[int]:
     """The generation of each of ``hashes`` (0 for one that is not a stored commit)."""
-    known = {
-        r.hash: r.generation
-        for r in conn.execute(select(commits_t.c.hash, commits_t.c.generation).where(commits_t.c.hash.in_(hashes)))
-    }
+    rows = conn.execute("SELECT hash, generation FROM branchops_commits WHERE hash IN :hashes", {"hashes": hashes})
+    known = {h: int(generation) for h, generation in rows}
     return [known.get(h, 0) for h in hashes]
 
 
 def _commits(conn: Connection, rows: Sequence[Any]) -> list[Commit]:
-    """:class:`Commit` objects, with their table changes, for rows of ``branchops_commits``."""
-    hashes = [r.hash for r in rows]
+    """:class:`Commit` objects, with their table changes, for rows of :data:`_COMMIT_COLUMNS`."""
+    hashes = [r[0] for r in rows]
     changes: dict[str, list[TableChange]] = {h: [] for h in hashes}
     if hashes:
-        for c in conn.execute(select(changes_t).where(changes_t.c.commit_hash.in_(hashes))):
-            old, new = c.old_location, c.new_location
-            changes[c.commit_hash].append(pointer_diff({c.table_id: old} if old else {},
-                                                       {c.table_id: new} if new else {})[0])
+        found = conn.execute(
+            "SELECT commit_hash, table_id, old_location, new_location FROM branchops_changes "
+            "WHERE commit_hash IN :hashes",
+            {"hashes": hashes},
+        )
+        for commit, table, old, new in found:
+            changes[commit].append(pointer_diff({table: old} if old else {}, {table: new} if new else {})[0])
     return [
-        Commit(r.hash, r.parent, r.message, r.author, r.created_at, json.loads(r.properties),
-               tuple(sorted(changes[r.hash], key=lambda c: c.table)), r.merge_parent)
-        for r in rows
+        Commit(h, parent, message, author, created_at, json.loads(properties),
+               tuple(sorted(changes[h], key=lambda c: c.table)), merge_parent)
+        for h, parent, message, author, created_at, properties, merge_parent in rows
     ]
 
 
 def log(conn: Connection, start: str, limit: int | None = None) -> list[Commit]:
     """Commits along the first-parent chain of ``start``, newest first."""
-    sql = _CHAIN + "SELECT c.*, chain.depth FROM chain JOIN branchops_commits c ON c.hash = chain.hash " \
+    sql = f"{_CHAIN}SELECT {_COMMIT_COLUMNS} FROM chain JOIN branchops_commits c ON c.hash = chain.hash " \
         "ORDER BY chain.depth"
     if limit is not None and limit <= 0:
         return []
-    rows = conn.execute(text(sql), {"start": start, "limit": _NO_LIMIT if limit is None else int(limit)}).all()
+    rows = conn.execute(sql, {"start": start, "limit": _NO_LIMIT if limit is None else int(limit)})
     return _commits(conn, rows)
 
 
 def get_commit(conn: Connection, hash_: str) -> Commit:
     """The commit ``hash_`` (or a unique prefix of it) names."""
     full = full_hash(conn, hash_)
-    rows = conn.execute(select(commits_t).where(commits_t.c.hash == full)).all()
+    rows = conn.execute(f"SELECT {_COMMIT_COLUMNS} FROM branchops_commits c WHERE c.hash = :hash", {"hash": full})
     if not rows:
         raise not_found(hash_)
     return _commits(conn, rows)[0]
@@ -150,15 +152,15 @@ def metadata_locations_since(conn: Connection, cutoff: str) -> set[str]:
     union over recent commits is: every pointer a recent commit set, plus the whole state
     of each older commit a recent one builds on.
     """
-    recent = conn.execute(
-        select(commits_t.c.hash, commits_t.c.parent).where(commits_t.c.created_at >= cutoff)
-    ).all()
-    hashes = {r.hash for r in recent}
+    recent = conn.execute("SELECT hash, parent FROM branchops_commits WHERE created_at >= :cutoff", {"cutoff": cutoff})
+    hashes = {h for h, _ in recent}
     out: set[str] = set()
-    q = select(changes_t.c.new_location).join(
-        commits_t, commits_t.c.hash == changes_t.c.commit_hash
-    ).where(commits_t.c.created_at >= cutoff, changes_t.c.new_location.is_not(None))
-    out.update(r.new_location for r in conn.execute(q))
-    for parent in sorted({r.parent for r in recent if r.parent not in hashes}):
+    moved = conn.execute(
+        "SELECT ch.new_location FROM branchops_changes ch JOIN branchops_commits c ON c.hash = ch.commit_hash "
+        "WHERE c.created_at >= :cutoff AND ch.new_location IS NOT NULL",
+        {"cutoff": cutoff},
+    )
+    out.update(str(r[0]) for r in moved)
+    for parent in sorted({p for _, p in recent if p not in hashes}):
         out.update(tables_at(conn, parent).values())
     return out

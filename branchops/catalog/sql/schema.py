@@ -1,4 +1,4 @@
-"""The embedded backend's storage: its tables, the engine that reaches them, and their creation.
+"""The embedded backend's storage: its tables and their creation.
 
 Pointers live in pyiceberg's / Iceberg JDBC's own ``iceberg_tables`` layout (``ice_t``, with
 ``ns_t`` for namespaces) with one ``catalog_name`` per ref. branchops adds its own tables: refs
@@ -6,102 +6,103 @@ Pointers live in pyiceberg's / Iceberg JDBC's own ``iceberg_tables`` layout (``i
 the DAG, merge parents too) and changes (per commit, the pointers it moved, relative to its
 first parent). Timestamps are ISO-8601 UTC text with microseconds, so they sort as text.
 
-:func:`make_engine` makes SQLite take its write lock at ``BEGIN`` (``BEGIN IMMEDIATE``) except on
-connections marked :data:`READ_ONLY`, so concurrent writers serialize and readers never wait.
+Tables are declared as :class:`Table` (columns with their SQL types, a primary key) and created
+with the same DDL on SQLite and PostgreSQL; the connection and transactions are
+:mod:`~branchops.catalog.sql.db`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    insert,
-    select,
-    text,
-)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 
 from branchops.catalog.base import NO_ANCESTOR
+from branchops.catalog.sql.db import Connection, Database, IntegrityError
 
-metadata = MetaData()  # branchops' own tables
+_SCHEMA_LOCK_KEY = 0x6272616E63686F70  # "branchop": PostgreSQL advisory lock held while creating tables
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: ``columns`` as ``(name, SQL type and nullability)``, and its primary key."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: tuple[str, ...]
+
+    def ddl(self) -> str:
+        """``CREATE TABLE`` as SQLAlchemy renders it on SQLite and PostgreSQL (byte for byte, so a
+        test can hold pyiceberg's models against ours)."""
+        lines = [f"\t{name} {kind}" for name, kind in self.columns]
+        lines.append(f"\tPRIMARY KEY ({', '.join(self.primary_key)})")
+        return f"CREATE TABLE {self.name} (\n" + ", \n".join(lines) + "\n)"
+
+
+
+def create_missing(conn: Connection, tables: Sequence[Table]) -> list[Table]:
+    """Create those of ``tables`` that do not exist (checked first: a role without the right to
+    create tables opens a catalog whose tables are all there); returns the ones it created."""
+    existing = conn.existing_tables([t.name for t in tables])
+    missing = [t for t in tables if t.name not in existing]
+    for table in missing:
+        conn.execute(table.ddl())
+    return missing
+
+
+def define_table(name: str, *columns: tuple[str, str], key: Sequence[str]) -> Table:
+    """A :class:`Table` of ``columns`` (made with :func:`column`) with primary key ``key``."""
+    return Table(name, tuple(columns), tuple(key))
+
+
+def column(name: str, kind: str, *, null: bool = False) -> tuple[str, str]:
+    """A column of SQL type ``kind``, ``NOT NULL`` unless ``null``."""
+    return name, kind if null else f"{kind} NOT NULL"
+
+
+refs_t = define_table(
+    "branchops_refs",
+    column("name", "VARCHAR(255)"), column("ref_type", "VARCHAR(8)"), column("hash", "VARCHAR(64)"),
+    column("created_at", "VARCHAR(40)"), column("updated_at", "VARCHAR(40)"),
+    key=["name"],
+)
+commits_t = define_table(
+    "branchops_commits",
+    column("hash", "VARCHAR(64)"), column("parent", "VARCHAR(64)"), column("merge_parent", "VARCHAR(64)", null=True),
+    column("generation", "INTEGER"), column("ref", "VARCHAR(255)"), column("message", "TEXT"),
+    column("author", "VARCHAR(255)"), column("created_at", "VARCHAR(40)"), column("properties", "TEXT"),
+    key=["hash"],
+)
+parents_t = define_table("branchops_parents", column("child", "VARCHAR(64)"), column("parent", "VARCHAR(64)"),
+                   key=["child", "parent"])
+changes_t = define_table(
+    "branchops_changes",
+    column("commit_hash", "VARCHAR(64)"), column("table_id", "VARCHAR(512)"),
+    column("old_location", "VARCHAR(1000)", null=True), column("new_location", "VARCHAR(1000)", null=True),
+    key=["commit_hash", "table_id"],
+)
+#: branchops' own tables of the commit DAG
+TABLES = (changes_t, commits_t, parents_t, refs_t)
 #: pyiceberg's ``SqlCatalog`` / Iceberg's JDBC catalog tables, declared here with their exact DDL
 #: (a test compares it with pyiceberg's models): importing ``pyiceberg.catalog.sql`` costs ~0.35 s,
 #: which every quick command (``branch list``) would pay.
-jdbc_metadata = MetaData()
-refs_t = Table(
-    "branchops_refs",
-    metadata,
-    Column("name", String(255), primary_key=True),
-    Column("ref_type", String(8), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("updated_at", String(40), nullable=False),
-)
-commits_t = Table(
-    "branchops_commits",
-    metadata,
-    Column("hash", String(64), primary_key=True),
-    Column("parent", String(64), nullable=False),
-    Column("merge_parent", String(64), nullable=True),
-    Column("generation", Integer, nullable=False),
-    Column("ref", String(255), nullable=False),
-    Column("message", Text, nullable=False),
-    Column("author", String(255), nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("properties", Text, nullable=False),
-)
-parents_t = Table(
-    "branchops_parents",
-    metadata,
-    Column("child", String(64), primary_key=True),
-    Column("parent", String(64), primary_key=True),
-)
-changes_t = Table(
-    "branchops_changes",
-    metadata,
-    Column("commit_hash", String(64), primary_key=True),
-    Column("table_id", String(512), primary_key=True),
-    Column("old_location", String(1000), nullable=True),
-    Column("new_location", String(1000), nullable=True),
-)
-ice_t = Table(
+ice_t = define_table(
     "iceberg_tables",
-    jdbc_metadata,
-    Column("catalog_name", String(255), nullable=False),
-    Column("table_namespace", String(255), nullable=False),
-    Column("table_name", String(255), nullable=False),
-    Column("metadata_location", String(1000), nullable=True),
-    Column("previous_metadata_location", String(1000), nullable=True),
-    Column("iceberg_type", String(5), nullable=True),
-    PrimaryKeyConstraint("catalog_name", "table_namespace", "table_name"),
+    column("catalog_name", "VARCHAR(255)"),
+    column("table_namespace", "VARCHAR(255)"),
+    column("table_name", "VARCHAR(255)"),
+    column("metadata_location", "VARCHAR(1000)", null=True),
+    column("previous_metadata_location", "VARCHAR(1000)", null=True),
+    column("iceberg_type", "VARCHAR(5)", null=True),
+    key=["catalog_name", "table_namespace", "table_name"],
 )
-ns_t = Table(
+ns_t = define_table(
     "iceberg_namespace_properties",
-    jdbc_metadata,
-    Column("catalog_name", String(255), nullable=False),
-    Column("namespace", String(255), nullable=False),
-    Column("property_key", String(255), nullable=False),
-    Column("property_value", String(1000), nullable=False),
-    PrimaryKeyConstraint("catalog_name", "namespace", "property_key"),
+    column("catalog_name", "VARCHAR(255)"), column("namespace", "VARCHAR(255)"), column("property_key", "VARCHAR(255)"),
+    column("property_value", "VARCHAR(1000)"),
+    key=["catalog_name", "namespace", "property_key"],
 )
-READ_ONLY = "branchops_read_only"  # execution option: this connection only reads
-_SCHEMA_LOCK_KEY = 0x6272616E63686F70  # "branchop": PostgreSQL advisory lock held while creating tables
+JDBC_TABLES = (ns_t, ice_t)
 
 
 def now() -> str:
@@ -109,63 +110,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def make_engine(uri: str) -> Engine:
-    """An SQLAlchemy engine; for SQLite one that takes the write lock at BEGIN."""
-    url = make_url(uri)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(uri, pool_pre_ping=True)
-    memory = url.database in (None, "", ":memory:")
-    if not memory and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        uri,
-        connect_args={"timeout": 120, "check_same_thread": False},
-        poolclass=StaticPool if memory else None,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # SQLAlchemy issues BEGIN itself (below)
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 120000")
-        if not memory:
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front; readers do not (WAL lets them run alongside a
-        # writer, each on a consistent snapshot), so reads never queue behind writes.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
-
-    return engine
-
-
-def ensure_schema(
-    engine: Engine, default_branch: str, also: Callable[[Connection], None] | None = None
-) -> None:
+def ensure_schema(db: Database, default_branch: str, also: Callable[[Connection], None] | None = None) -> None:
     """Create the tables that are missing, and ``default_branch`` (empty) if it is not there;
     ``also`` creates more tables in the same transaction (and under the same lock)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Processes opening a new database at once would race in CREATE TABLE (its
-            # check-then-create is not atomic): one at a time; DDL is transactional there.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        jdbc_metadata.create_all(conn)
-        metadata.create_all(conn)
+    with db.transaction() as conn:
+        if db.SCHEMA_LOCK is not None:
+            conn.execute(db.SCHEMA_LOCK, {"key": _SCHEMA_LOCK_KEY})
+        create_missing(conn, (*JDBC_TABLES, *TABLES))
         if also is not None:
             also(conn)
-        if conn.execute(select(refs_t.c.name).where(refs_t.c.name == default_branch)).first():
+        if conn.first("SELECT name FROM branchops_refs WHERE name = :name", {"name": default_branch}):
             return
         try:
-            with conn.begin_nested():
+            with conn.savepoint():
                 ts = now()
-                conn.execute(
-                    insert(refs_t).values(
-                        name=default_branch, ref_type="branch", hash=NO_ANCESTOR,
-                        created_at=ts, updated_at=ts,
-                    )
-                )
+                conn.insert(refs_t.name, [{"name": default_branch, "ref_type": "branch", "hash": NO_ANCESTOR,
+                                           "created_at": ts, "updated_at": ts}])
         except IntegrityError:
             pass  # another process created it first

@@ -16,33 +16,30 @@ tables. Nothing here touches the Iceberg JDBC rows (see :mod:`~branchops.catalog
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, insert, select, text
-
 from branchops.catalog.base import NO_ANCESTOR
+from branchops.catalog.sql.db import Connection
+from branchops.catalog.sql.schema import column, create_missing, define_table
 
 #: First-parent steps between keyframes: a state read replays at most this many commits, and a
 #: commit on a catalog of N tables writes N / KEYFRAME_INTERVAL keyframe rows on average.
 KEYFRAME_INTERVAL = 32
 _MAX_KEYS_IN_QUERY = 500  # more table keys than this: read all rows (bind parameter limits)
 
-metadata = MetaData()
-keyframes_t = Table(
+keyframes_t = define_table(
     "branchops_keyframes",
-    metadata,
-    Column("commit_hash", String(64), primary_key=True),
-    Column("table_id", String(512), primary_key=True),
-    Column("location", String(1000), nullable=False),
+    column("commit_hash", "VARCHAR(64)"), column("table_id", "VARCHAR(512)"), column("location", "VARCHAR(1000)"),
+    key=["commit_hash", "table_id"],
 )
-positions_t = Table(
+positions_t = define_table(
     "branchops_commit_keyframes",
-    metadata,
-    Column("hash", String(64), primary_key=True),
-    Column("keyframe", String(64), nullable=False),
-    Column("steps", Integer, nullable=False),  # commits to replay, this one included; 0 = a keyframe
+    # steps: commits to replay, this one included; 0 = a keyframe
+    column("hash", "VARCHAR(64)"), column("keyframe", "VARCHAR(64)"), column("steps", "INTEGER"),
+    key=["hash"],
 )
+TABLES = (positions_t, keyframes_t)
 
 # A commit's state in one statement: its keyframe's rows (numbered past the replay) and the
 # changes of the first ``:steps`` commits of its first-parent chain, numbered from 1 (nearest).
@@ -76,15 +73,15 @@ LOOK_UP: tuple[str, int] = ("", -1)  # ``pos`` argument: not known, look it up
 
 def ensure_state_schema(conn: Connection) -> None:
     """Create the keyframe tables when missing (older catalogs read on without them)."""
-    metadata.create_all(conn)
+    create_missing(conn, TABLES)
 
 
 def position(conn: Connection, commit: str) -> tuple[str, int] | None:
     """``(keyframe, steps)`` of ``commit``; None for a commit written before keyframes."""
     if commit == NO_ANCESTOR:
         return NO_ANCESTOR, 0
-    row = conn.execute(select(positions_t.c.keyframe, positions_t.c.steps).where(positions_t.c.hash == commit)).first()
-    return None if row is None else (str(row.keyframe), int(row.steps))
+    row = conn.first("SELECT keyframe, steps FROM branchops_commit_keyframes WHERE hash = :hash", {"hash": commit})
+    return None if row is None else (str(row[0]), int(row[1]))
 
 
 def _keys(only: Iterable[str] | None) -> list[str] | None:
@@ -113,17 +110,12 @@ def tables_at(
     sql = (_FULL_REPLAY if pos is None else _STATE).format(
         keyframe_filter=keyframe_filter, change_filter=change_filter
     )
-    stmt = text(sql)
     params: dict[str, Any] = {"start": commit}
     if pos is not None:
         params.update(keyframe=pos[0], steps=pos[1])
     if keys is not None:
-        stmt = stmt.bindparams(bindparam("keys", expanding=True))
         params["keys"] = keys
-    result = conn.execute(stmt, params)
-    # The driver's own tuples: building SQLAlchemy rows costs more than the query at 10,000 tables.
-    found: Sequence[Any] = result.cursor.fetchall() if result.cursor is not None else list(result.all())
-    result.close()
+    found = conn.execute(sql, params)
     top = None if pos is None else pos[1] + 1  # the keyframe's rows; replayed changes sort after them
     out: dict[str, str | None] = {r[0]: r[1] for r in found if r[2] == top}
     for table, location, _ in sorted((r for r in found if r[2] != top), key=lambda r: -int(r[2])):
@@ -141,10 +133,9 @@ def record(
     keyframe position, writing a keyframe when the chain since the last one is long enough."""
     pos = position(conn, parent) if parent_pos == LOOK_UP else parent_pos
     if pos is not None and pos[1] + 1 < KEYFRAME_INTERVAL:
-        conn.execute(insert(positions_t).values(hash=commit, keyframe=pos[0], steps=pos[1] + 1))
+        conn.insert(positions_t.name, [{"hash": commit, "keyframe": pos[0], "steps": pos[1] + 1}])
         return
     state: dict[str, str | None] = {**tables_at(conn, parent, pos=pos), **moved}
     rows = [{"commit_hash": commit, "table_id": t, "location": loc} for t, loc in sorted(state.items()) if loc]
-    if rows:
-        conn.execute(insert(keyframes_t), rows)
-    conn.execute(insert(positions_t).values(hash=commit, keyframe=commit, steps=0))
+    conn.insert(keyframes_t.name, rows)
+    conn.insert(positions_t.name, [{"hash": commit, "keyframe": commit, "steps": 0}])
