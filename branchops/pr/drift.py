@@ -17,7 +17,6 @@ from branchops.dbt.artifacts import NOT_LOOKED_UP, Lookup, known_build
 if TYPE_CHECKING:
     from branchops.dbt.artifacts import StoredBuild
     from branchops.lakehouse import Lakehouse
-    from branchops.pr.model import PrDiff
 
 #: how the PR's diff was computed when nothing says otherwise (branchops.pr.drift_free)
 PLAIN = "plain"  # == drift_free.STORED_BASE
@@ -57,21 +56,3 @@ def source_drift(lakehouse: Lakehouse, base: str, stored: StoredBuild | Lookup |
 def _relation(node: dict[str, Any]) -> str | None:
     schema, name = node.get("schema"), node.get("identifier") or node.get("name")
     return f"{schema}.{name}" if schema and name else None
-
-
-def drift_note(diff: PrDiff) -> str | None:
-    """One line for the report: which mode ran and why, and the drift a stored-base diff may include."""
-    moved = diff.drift.moved if diff.drift is not None else ()
-    mode = diff.mode or PLAIN
-    if not moved and mode == PLAIN:
-        return None
-    line = f"diff mode: `{mode}`"
-    if diff.mode_reason:
-        line += f" ({diff.mode_reason})"
-    if diff.drift is not None and moved and mode == PLAIN:
-        line += (f" · raw tables moved after the base's last dbt build (`{diff.drift.build[:12]}`): "
-                 f"{', '.join(f'`{t}`' for t in moved)}; rows of models reading them may differ because of that "
-                 "drift, not the PR's code")
-    elif diff.rebuilt_base:
-        line += f" · compared with the base's code rebuilt for {', '.join(f'`{t}`' for t in diff.rebuilt_base)}"
-    return line

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from branchops.diff.model import MAX_COMMENT_BYTES, DiffResult, RowCounts, TableDiff
 from branchops.diff.render import DETAIL_LEVELS, md_cell, md_table, table_section
 from branchops.lineage.report import impact_markdown
-from branchops.pr.drift import drift_note
+from branchops.pr.drift import PLAIN
 from branchops.pr.github import MARKER
 from branchops.pr.model import BuildOutcome, Outcome, PrDiff, Status
 from branchops.text_fit import first_fitting, truncate_utf8, utf8_size
@@ -70,6 +70,25 @@ def table_details(t: TableDiff, level: int = 0) -> str:
     """A table's section (:func:`table_section` at ``level``) folded under its name and status."""
     return "\n".join([f"<details><summary><code>{t.table}</code>: {t.status.value}</summary>", "",
                       *table_section(t, level, cell=_cell), "</details>"])
+
+
+def drift_note(diff: PrDiff) -> str | None:
+    """One line for the report: which mode ran and why, and the drift (:mod:`branchops.pr.drift`)
+    a stored-base diff may include."""
+    moved = diff.drift.moved if diff.drift is not None else ()
+    mode = diff.mode or PLAIN
+    if not moved and mode == PLAIN:
+        return None
+    line = f"diff mode: `{mode}`"
+    if diff.mode_reason:
+        line += f" ({diff.mode_reason})"
+    if diff.drift is not None and moved and mode == PLAIN:
+        line += (f" · raw tables moved after the base's last dbt build (`{diff.drift.build[:12]}`): "
+                 f"{', '.join(f'`{t}`' for t in moved)}; rows of models reading them may differ because of that "
+                 "drift, not the PR's code")
+    elif diff.rebuilt_base:
+        line += f" · compared with the base's code rebuilt for {', '.join(f'`{t}`' for t in diff.rebuilt_base)}"
+    return line
 
 
 def build_section(build: BuildOutcome) -> str:
