@@ -46,11 +46,12 @@ def postgres_url(postgres_server: pgserver.PostgresServer, postgres_database: st
 
 
 @pytest.fixture(scope="session")
-def nessie_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NessieServer]:
-    """A real Nessie server for the whole session (``-m integration`` only; never skipped)."""
+def nessie_server(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[NessieServer]:
+    """A real Nessie server for the whole session (``-m integration`` only; never skipped); a cold
+    fetch shows its progress past pytest's output capture."""
     from integration.nessie_server import start_nessie
 
-    server = start_nessie(tmp_path_factory.mktemp("nessie"))
+    server = start_nessie(tmp_path_factory.mktemp("nessie"), config=pytestconfig)
     try:
         yield server
     finally:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from branchops._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name loads on first use
-    from branchops.diff.compute import diff_refs
     from branchops.diff.key_sources import keys_from_manifest, load_ref_manifest, parse_key_flags
     from branchops.diff.model import (
         MAX_COMMENT_BYTES,
@@ -29,6 +28,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers; at run time each name 
         TableStatus,
     )
     from branchops.diff.render import print_text, render_json, render_markdown
+    from branchops.diff.run import diff_refs
 
 __all__ = [
     "MAX_COMMENT_BYTES",
@@ -67,7 +67,7 @@ _EXPORTS = {
     "SchemaDiff": "branchops.diff.model",
     "TableDiff": "branchops.diff.model",
     "TableStatus": "branchops.diff.model",
-    "diff_refs": "branchops.diff.compute",
+    "diff_refs": "branchops.diff.run",
     "keys_from_manifest": "branchops.diff.key_sources",
     "load_ref_manifest": "branchops.diff.key_sources",
     "parse_key_flags": "branchops.diff.key_sources",

@@ -85,12 +85,13 @@ def diff_refs(
     options: DiffOptions | None = None,
     **kw: Any,
 ) -> DiffResult:
-    """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table.
+    """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table,
+    in ``engine``, or without one in a DuckDB of its own (opened only when a table has to be
+    scanned). The public :func:`branchops.diff.diff_refs` (diff/run.py) picks the engine of the
+    settings first; this module does not import that one (no import cycle).
 
-    Keyword arguments are :class:`DiffOptions` fields. Without ``engine``, a lakehouse diffs in
-    the engine of its settings (``load_engine``; DuckDB: its own, opened only when a table has to
-    be scanned), a bare catalog in DuckDB. Raises RefNotFound (unknown ref) and UsageError (a key
-    naming a missing table or column, a bad pattern).
+    Keyword arguments are :class:`DiffOptions` fields. Raises RefNotFound (unknown ref) and
+    UsageError (a key naming a missing table or column, a bad pattern).
     """
     from branchops.catalog.base import VersionedCatalog
 
@@ -98,10 +99,6 @@ def diff_refs(
     if isinstance(lakehouse, VersionedCatalog):
         catalog, threads = lakehouse, None
     else:
-        if engine is None and lakehouse.settings.engine != "duckdb":
-            from branchops.diff.run import diff_in_configured_engine
-
-            return diff_in_configured_engine(lakehouse, base, head, opts)
         catalog, threads = lakehouse.catalog, lakehouse.settings.threads
     lazy = _LazyEngine(engine, catalog, threads)
     try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from branchops.diff.model import MAX_COMMENT_BYTES, DiffResult, TableDiff, jsonable
+from branchops.diff.model import MAX_COMMENT_BYTES, ChangedRow, DiffResult, TableDiff, TableStatus, jsonable
 from branchops.text_fit import first_fitting
 
 #: how a changed value is shown: ``base → head``
@@ -21,24 +21,18 @@ def _value(v: Any) -> str:
     return "NULL" if v is None else _fmt(v)
 
 
-def changed_sample_table(changed: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
+def changed_sample_table(changed: Sequence[ChangedRow]) -> tuple[list[str], list[list[str]]]:
     """Changed-row samples as one table: the key columns, then per changed column ``base → head``
-    (empty where that row's column did not change).
-
-    Takes :class:`ChangedRow` objects or their JSON shape (``{"key", "base", "head"}``), so the PR
-    report, which reads the diff's JSON, renders samples the same way.
-    """
-    rows = [(r.get("key") or {}, r.get("base") or {}, r.get("head") or {}) if isinstance(r, Mapping)
-            else (r.key, r.base, r.head) for r in changed]
+    (empty where that row's column did not change)."""
     keys: list[str] = []
     cols: list[str] = []
-    for key, base, head in rows:
-        keys += [k for k in key if k not in keys]
-        cols += [c for c in dict.fromkeys([*base, *head]) if c not in cols and c not in keys]
+    for r in changed:
+        keys += [k for k in r.key if k not in keys]
+        cols += [c for c in dict.fromkeys([*r.base, *r.head]) if c not in cols and c not in keys]
     out = []
-    for key, base, head in rows:
-        cells = [_value(key.get(k)) for k in keys]
-        cells += [f"{_value(base.get(c))}{ARROW}{_value(head.get(c))}" if c in base or c in head else ""
+    for r in changed:
+        cells = [_value(r.key.get(k)) for k in keys]
+        cells += [f"{_value(r.base.get(c))}{ARROW}{_value(r.head.get(c))}" if c in r.base or c in r.head else ""
                   for c in cols]
         out.append(cells)
     return [*keys, *cols], out
@@ -82,38 +76,54 @@ SUMMARY_COLUMNS = ["table", "status", "base rows", "head rows", "added", "remove
 
 
 # -- markdown -----------------------------------------------------------------------------------
-def _md_escape(v: Any) -> str:
+#: one markdown cell from a value
+Cell = Callable[[Any], str]
+
+#: levels of detail of a table's section, richest first (see :func:`table_section`)
+DETAIL_LEVELS = 4
+
+
+def md_cell(v: Any) -> str:
+    """A value as a markdown table cell: formatted as the diff shows values, pipes and newlines escaped."""
     return _fmt(v).replace("|", "\\|").replace("\n", " ")
 
 
-def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], cell: Callable[[Any], str] = _md_escape
-              ) -> list[str]:
-    """A markdown table's lines: ``header`` as given, each value through ``cell``."""
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], cell: Cell = md_cell) -> list[str]:
+    """A markdown table's lines: the header and each value through ``cell``."""
+    out = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return out
 
 
 def _md_section(t: TableDiff, level: int) -> list[str]:
-    """One table's section; ``level`` drops detail: 0 all, 1 no samples, 2 no profiles, 3 no columns."""
-    lines = [f"### `{t.table}` — {t.status.value}", ""]
-    facts = [f"method `{t.method.value}`", f"key `{', '.join(t.key)}` ({t.key_source})" if t.key else "no key"]
+    return [f"### `{t.table}` — {t.status.value}", "", *table_section(t, level)]
+
+
+def table_section(t: TableDiff, level: int = 0, *, cell: Cell = md_cell) -> list[str]:
+    """One table's diff as markdown lines, without a heading (the diff's markdown and the PR report
+    each put their own above it); ``level`` drops detail: 0 all, 1 no samples, 2 no profiles,
+    3 no per-column counts. Each block ends with an empty line."""
+    key = f"key `{', '.join(t.key)}` ({t.key_source})" if t.key else "no key"
+    if not t.key and t.status is TableStatus.MODIFIED:
+        key += " (row-hash multiset diff)"
+    facts = [f"method `{t.method.value}`", key]
     if t.duplicate_keys and (t.duplicate_keys.base or t.duplicate_keys.head):
         d = t.duplicate_keys
         facts.append(f"**duplicate keys** base {d.base}, head {d.head} ({d.scope})")
-    lines += [" · ".join(facts), ""]
+    lines = [" · ".join(facts), ""]
     s = t.schema
     if s.differs:
         cols = [["added", c.name, c.type] for c in s.added] + [["removed", c.name, c.type] for c in s.removed]
         cols += [["type changed", c.name, f"{c.base} → {c.head}"] for c in s.type_changed]
-        lines += [*md_table(["schema", "column", "type"], cols), ""]
-    if t.rows and t.status.value == "modified":
+        lines += [*md_table(["schema", "column", "type"], cols, cell), ""]
+    if t.rows and t.status is TableStatus.MODIFIED:
         r = t.rows
         counts = [_count(r.base), _count(r.head), _signed(r.added, "+"), _signed(r.removed, "-"),
                   _signed(r.changed, "~")]
-        lines += [*md_table(["base", "head", "added", "removed", "changed"], [counts]), ""]
+        lines += [*md_table(["base", "head", "added", "removed", "changed"], [counts], cell), ""]
     if level < 3 and any(t.columns.values()):
-        lines += [*md_table(["column", "rows changed"], [[c, f"{n:,}"] for c, n in t.columns.items() if n]), ""]
+        lines += [*md_table(["column", "rows changed"], [[c, f"{n:,}"] for c, n in t.columns.items() if n], cell),
+                  ""]
     if level < 2 and t.profiles:
         rows = []
         for c, p in t.profiles.items():
@@ -124,26 +134,26 @@ def _md_section(t: TableDiff, level: int) -> list[str]:
                     rows.append([c, stat, bv, hv])
         if rows:
             lines += ["<details><summary>profiles (what differs)</summary>", ""]
-            lines += [*md_table(["column", "stat", "base", "head"], rows), "", "</details>", ""]
+            lines += [*md_table(["column", "stat", "base", "head"], rows, cell), "", "</details>", ""]
     if level < 1:
-        lines += _md_samples(t)
+        lines += _md_samples(t, cell)
     if t.notes:
         lines += [f"> {n}" for n in t.notes] + [""]
     return lines
 
 
-def _md_samples(t: TableDiff) -> list[str]:
+def _md_samples(t: TableDiff, cell: Cell) -> list[str]:
     out: list[str] = []
     sm = t.samples
     for kind, rows in (("added", sm.added), ("removed", sm.removed)):
         if rows:
-            cols = list(rows[0])
+            cols = list(dict.fromkeys(c for r in rows for c in r))
             out += [f"<details><summary>sample {kind} rows</summary>", ""]
-            out += [*md_table(cols, [[r.get(c) for c in cols] for r in rows]), "", "</details>", ""]
+            out += [*md_table(cols, [[r.get(c) for c in cols] for r in rows], cell), "", "</details>", ""]
     if sm.changed:
         header, rows_ = changed_sample_table(sm.changed)
         out += ["<details><summary>sample changed rows (base → head)</summary>", ""]
-        out += [*md_table(header, rows_), "", "</details>", ""]
+        out += [*md_table(header, rows_, cell), "", "</details>", ""]
     return out
 
 
@@ -170,12 +180,12 @@ def _markdown_candidates(head: list[str], summary: list[str], shown: list[TableD
     def trimmed(what: str) -> str:
         return f"_Detail trimmed to fit a PR comment: {what}. The JSON output has everything._"
 
-    for level, what in enumerate(("", "samples omitted", "samples and profiles omitted",
-                                  "samples, profiles and per-column counts omitted")):
+    levels = ("", "samples omitted", "samples and profiles omitted", "samples, profiles and per-column counts omitted")
+    for level, what in zip(range(DETAIL_LEVELS), levels, strict=True):
         body = [line for t in shown for line in _md_section(t, level)]
         yield "\n".join([*head, *summary, "", *body, *([trimmed(what)] if what else [])]) + "\n"
     for keep in range(len(shown) - 1, -1, -1):
-        body = [line for t in shown[:keep] for line in _md_section(t, 3)]
+        body = [line for t in shown[:keep] for line in _md_section(t, DETAIL_LEVELS - 1)]
         note = trimmed(f"sections of {len(shown) - keep} of {len(shown)} tables omitted")
         yield "\n".join([*head, *summary, "", *body, note]) + "\n"
     for keep in range(len(summary) - 1, 1, -1):

@@ -1,5 +1,6 @@
 """The diff in the configured query engine: the engine opened through ``load_engine`` and refs
-spelled so that it can read them.
+spelled so that it can read them. :func:`diff_refs`, the public entry, lives here: it picks the
+engine, then diffs in :mod:`branchops.diff.compute` (which imports nothing from this module).
 
 An engine that reads only branch heads (Trino: one catalog per branch, ``READS_ANY_METADATA =
 False``) reads a pinned base (``main@<hash>``) through the base branch itself when its head is still
@@ -12,15 +13,40 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from branchops.catalog.base import split_ref
+from branchops.catalog.base import VersionedCatalog, split_ref
 from branchops.errors import RefNotFound
 
 if TYPE_CHECKING:
     from branchops.diff.model import DiffOptions, DiffResult
     from branchops.engine.base import Engine
     from branchops.lakehouse import Lakehouse
+
+
+def diff_refs(
+    lakehouse: Lakehouse | VersionedCatalog,
+    base: str,
+    head: str,
+    *,
+    engine: Engine | None = None,
+    options: DiffOptions | None = None,
+    **kw: Any,
+) -> DiffResult:
+    """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table.
+
+    Keyword arguments are :class:`DiffOptions` fields. Without ``engine``, a lakehouse diffs in
+    the engine of its settings (``load_engine``; DuckDB: its own, opened only when a table has to
+    be scanned), a bare catalog in DuckDB. Raises RefNotFound (unknown ref) and UsageError (a key
+    naming a missing table or column, a bad pattern).
+    """
+    from branchops.diff import compute
+    from branchops.diff.model import DiffOptions
+
+    opts = options or DiffOptions(**kw)
+    if engine is None and not isinstance(lakehouse, VersionedCatalog) and lakehouse.settings.engine != "duckdb":
+        return diff_in_configured_engine(lakehouse, base, head, opts)
+    return compute.diff_refs(lakehouse, base, head, engine=engine, options=opts)
 
 def diff_engine(lakehouse: Lakehouse) -> Engine | None:
     """The engine the diff runs in, from the settings (``load_engine``).

@@ -12,7 +12,7 @@ table changed since is refused instead of guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from branchops.catalog.base import Commit, VersionedCatalog, pointer_diff
@@ -20,8 +20,9 @@ from branchops.errors import BackendError, BranchopsError, ReferenceConflict
 from branchops.pr.github import CodeMerge
 from branchops.pr.model import OPERATION, PR_PROPERTY, Outcome, Status
 
-if TYPE_CHECKING:
-    from branchops.pr.lifecycle import PullRequests
+if TYPE_CHECKING:  # not the lifecycle, which calls land_code: it passes what the code merge uses
+    from branchops.lakehouse import Lakehouse
+    from branchops.pr.reporter import Reporter
 
 UNDO_OP = "pr-merge-undo"
 #: the property of an undo commit naming the merge commit it undid
@@ -75,13 +76,17 @@ def undo_merge(
                        hint="re-run the same `branchops pr merge --merge-code` command: it undoes or finishes")
 
 
-def land_code(prs: PullRequests, outcome: Outcome) -> Outcome:
+def land_code(
+    lh: Lakehouse, reporter: Reporter, outcome: Outcome, *, drop_branch: Callable[[str], None],
+    progress: Callable[[str], None],
+) -> Outcome:
     """The code merge after the data merge ``outcome.hash``. A re-run after a crash between the
-    two asks the forge first: merged already -> done; else it merges the code now, or undoes."""
-    pr, sha, base = outcome.pr, str(outcome.sha), str(outcome.base or prs.lh.main)
-    merge = prs.catalog.get_commit(str(outcome.hash))
+    two asks the forge first: merged already -> done; else it merges the code now, or undoes.
+    ``drop_branch`` drops the PR's branch once the code landed."""
+    pr, sha, base = outcome.pr, str(outcome.sha), str(outcome.base or lh.main)
+    merge = lh.catalog.get_commit(str(outcome.hash))
     try:
-        code = prs.reporter.code_merged(pr) or prs.reporter.merge_code(
+        code = reporter.code_merged(pr) or reporter.merge_code(
             pr, sha, f"Merge PR #{pr} ({sha[:12]}); its data landed in {base} as {merge.hash[:12]} (branchops)")
     except BranchopsError as e:
         raise BackendError(
@@ -94,13 +99,13 @@ def land_code(prs: PullRequests, outcome: Outcome) -> Outcome:
     assert code is not None  # PullRequests.merge refused already when no forge is configured
     outcome.code = code.to_dict()
     if code.merged:
-        prs.drop_quietly(outcome.branch, None)
+        drop_branch(outcome.branch)
         outcome.reason = f"the code landed too: PR #{pr} merged at {sha[:12]}" + (
             f" as {code.sha[:12]}" if code.sha else "")
         return outcome
-    undo = undo_merge(prs.catalog, base, merge, code, author=prs.lh.settings.author_name)
-    prs.progress(f"the code merge was refused ({code.status}); undid the data merge {merge.hash[:12]}")
-    forge = "GitHub" if prs.reporter.github is not None else "GitLab"
+    undo = undo_merge(lh.catalog, base, merge, code, author=lh.settings.author_name)
+    progress(f"the code merge was refused ({code.status}); undid the data merge {merge.hash[:12]}")
+    forge = "GitHub" if reporter.github is not None else "GitLab"
     return Outcome(
         "merge", pr, outcome.branch, Status.REFUSED, sha=sha, base=base, hash=undo.hash,
         validation=outcome.validation, code=code.to_dict() | {"undone_merge": merge.hash, "undo": undo.hash},

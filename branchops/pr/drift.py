@@ -56,22 +56,3 @@ def source_drift(lakehouse: Lakehouse, base: str, stored: StoredBuild | Lookup |
 def _relation(node: dict[str, Any]) -> str | None:
     schema, name = node.get("schema"), node.get("identifier") or node.get("name")
     return f"{schema}.{name}" if schema and name else None
-
-
-def drift_note(diff: dict[str, Any]) -> str | None:
-    """One line for the report: which mode ran and why, and the drift a stored-base diff may include."""
-    drift = diff.get("drift") or {}
-    moved = drift.get("moved_sources") or []
-    mode = diff.get("mode", PLAIN)
-    if not moved and mode == PLAIN:
-        return None
-    line = f"diff mode: `{mode}`"
-    if diff.get("mode_reason"):
-        line += f" ({diff['mode_reason']})"
-    if moved and mode == PLAIN:
-        line += (f" · raw tables moved after the base's last dbt build (`{str(drift.get('since_build'))[:12]}`): "
-                 f"{', '.join(f'`{t}`' for t in moved)}; rows of models reading them may differ because of that "
-                 "drift, not the PR's code")
-    elif diff.get("rebuilt_base"):
-        line += f" · compared with the base's code rebuilt for {', '.join(f'`{t}`' for t in diff['rebuilt_base'])}"
-    return line

@@ -219,7 +219,8 @@ class PullRequests:
         outcome = self._merge(pr, sha, on_conflict, project_dir,
                               self.lh.settings.require_approval if require_approval is None else require_approval)
         if merge_code and outcome.status in (Status.MERGED, Status.ALREADY_MERGED) and outcome.hash:
-            outcome = land_code(self, outcome)
+            outcome = land_code(self.lh, self.reporter, outcome, progress=self.progress,
+                                drop_branch=lambda branch: self.drop_quietly(branch, None))
         outcome.report = render_report(outcome, None, None)
         self.reporter.publish(outcome, comment=merge_code, marker=MERGE_MARKER)
         return outcome

@@ -1,21 +1,22 @@
 """The PR report as markdown: pure functions from results to text (no I/O, no API calls).
 
-The diff part reads the diff's documented JSON shape (``{"tables": [{"table", "status", "rows",
-"columns", "schema", "samples", ...}]}``), so the report does not depend on the diff's own types.
-Sections are added in order of importance and the whole stays under GitHub's comment limit;
-whatever does not fit is named in a visible note.
+The diff part renders the sync's typed diff (:class:`~branchops.pr.model.PrDiff`): a summary row per
+changed table, then each table's section as :func:`branchops.diff.render.table_section` draws it (the
+one renderer of a table's diff, shared with ``branchops diff --output markdown``), folded in a
+``<details>``. Sections are added in order of importance and the whole stays under GitHub's comment
+limit (:mod:`branchops.text_fit`); a section that does not fit whole loses samples, then profiles,
+then per-column counts, and one that does not fit at all is named in a visible note.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from branchops.diff.model import MAX_COMMENT_BYTES
-from branchops.diff.render import changed_sample_table
-from branchops.diff.render import md_table as diff_md_table
+from branchops.diff.model import MAX_COMMENT_BYTES, DiffResult, RowCounts, TableDiff
+from branchops.diff.render import DETAIL_LEVELS, md_cell, md_table, table_section
 from branchops.lineage.report import impact_markdown
-from branchops.pr.drift import drift_note
+from branchops.pr.drift import PLAIN
 from branchops.pr.github import MARKER
 from branchops.pr.model import BuildOutcome, Outcome, PrDiff, Status
 from branchops.text_fit import first_fitting, truncate_utf8, utf8_size
@@ -27,94 +28,67 @@ _ICON = {
     Status.PASSED: "✅", Status.FAILED: "❌", Status.MERGED: "🚀", Status.ALREADY_MERGED: "🚀",
     Status.REFUSED: "⛔", Status.CONFLICT: "⚠️", Status.CLOSED: "🗑️", Status.NOT_FOUND: "❔",
 }
-SAMPLE_ROWS = 5
 
 
 def _cell(value: Any) -> str:
-    text = "∅" if value is None else str(value)
-    text = text.replace("|", "\\|").replace("\n", " ")
+    """A report cell: the diff's :func:`md_cell`, NULL as ∅, cut at 60 characters."""
+    text = "∅" if value is None else md_cell(value)
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """:func:`branchops.diff.render.md_table` with the report's cells (cut at 60 characters)."""
-    return "\n".join(diff_md_table([_cell(c) for c in columns], rows, _cell))
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+def _delta(rows: RowCounts) -> str:
+    d = rows.head - rows.base
+    return f"{_num(rows.base)} → {_num(rows.head)} ({'+' if d >= 0 else ''}{d:,})"
 
 
-def _delta(rows: Mapping[str, Any]) -> str:
-    base, head = rows.get("base"), rows.get("head")
-    if isinstance(base, int) and isinstance(head, int):
-        d = head - base
-        return f"{_num(base)} → {_num(head)} ({'+' if d >= 0 else ''}{d:,})"
-    return f"{_num(base)} → {_num(head)}"
-
-
-def changed_columns(entry: Mapping[str, Any]) -> list[str]:
-    cols = entry.get("columns") or {}
-    out = [f"{c} ({_num(v.get('changed'))})" for c, v in cols.items() if isinstance(v, Mapping) and v.get("changed")]
-    schema = entry.get("schema") or {}
-    out += [f"+{c}" for c in _names(schema.get("added"))]
-    out += [f"-{c}" for c in _names(schema.get("removed"))]
-    out += [f"{c} (type)" for c in _names(schema.get("type_changed"))]
+def changed_columns(t: TableDiff) -> list[str]:
+    """What changed in the table's columns, in one line's words: values, added, removed, retyped."""
+    out = [f"{c} ({n:,})" for c, n in t.columns.items() if n]
+    out += [f"+{c.name}" for c in t.schema.added]
+    out += [f"-{c.name}" for c in t.schema.removed]
+    out += [f"{c.name} (type)" for c in t.schema.type_changed]
     return out
 
 
-def _names(items: Any) -> list[str]:
-    out = []
-    for item in items or []:
-        out.append(str(item.get("name") or item.get("column") or item) if isinstance(item, Mapping) else str(item))
-    return out
-
-
-def diff_summary_table(tables: Sequence[Mapping[str, Any]]) -> str:
+def diff_summary_table(tables: Sequence[TableDiff]) -> str:
     rows = []
     for t in tables:
-        r = t.get("rows") or {}
+        r = t.rows
         rows.append((
-            f"`{t.get('table')}`", t.get("status"), _delta(r), _num(r.get("added")), _num(r.get("removed")),
-            _num(r.get("changed")), ", ".join(changed_columns(t)) or "-",
+            f"`{t.table}`", t.status.value, _delta(r) if r else "- → -", _num(r.added if r else None),
+            _num(r.removed if r else None), _num(r.changed if r else None), ", ".join(changed_columns(t)) or "-",
         ))
-    return md_table(["table", "status", "rows", "added", "removed", "changed", "changed columns"], rows)
+    header = ["table", "status", "rows", "added", "removed", "changed", "changed columns"]
+    return "\n".join(md_table(header, rows, _cell))
 
 
-def _sample_block(kind: str, rows: Any) -> str | None:
-    if not isinstance(rows, list) or not rows:
+def table_details(t: TableDiff, level: int = 0) -> str:
+    """A table's section (:func:`table_section` at ``level``) folded under its name and status."""
+    return "\n".join([f"<details><summary><code>{t.table}</code>: {t.status.value}</summary>", "",
+                      *table_section(t, level, cell=_cell), "</details>"])
+
+
+def drift_note(diff: PrDiff) -> str | None:
+    """One line for the report: which mode ran and why, and the drift (:mod:`branchops.pr.drift`)
+    a stored-base diff may include."""
+    moved = diff.drift.moved if diff.drift is not None else ()
+    mode = diff.mode or PLAIN
+    if not moved and mode == PLAIN:
         return None
-    rows = rows[:SAMPLE_ROWS]
-    if kind == "changed" and all(isinstance(r, Mapping) and "key" in r for r in rows):
-        header, cells = changed_sample_table(rows)
-        return f"_{kind} (base → head)_\n\n" + md_table(header, cells)
-    if all(isinstance(r, Mapping) for r in rows):
-        cols: list[str] = []
-        for r in rows:
-            cols += [c for c in r if c not in cols]
-        return f"_{kind}_\n\n" + md_table(cols, [[r.get(c) for c in cols] for r in rows])
-    return f"_{kind}_\n\n" + "\n".join(f"- `{_cell(r)}`" for r in rows)
-
-
-def table_details(entry: Mapping[str, Any], *, samples: bool = True) -> str:
-    name = entry.get("table")
-    lines = [f"<details><summary><code>{name}</code>: {entry.get('status')}</summary>", ""]
-    key = entry.get("key")
-    lines.append(f"key: {', '.join(f'`{k}`' for k in key) if key else 'none (row-hash multiset diff)'}"
-                 + (f" · method: `{entry['method']}`" if entry.get("method") else ""))
-    cols = changed_columns(entry)
-    if cols:
-        lines += ["", "changed columns: " + ", ".join(cols)]
-    smp = entry.get("samples") or {}
-    if samples and isinstance(smp, Mapping):
-        for kind, rows in smp.items():
-            block = _sample_block(kind, rows)
-            if block:
-                lines += ["", block]
-    lines += ["", "</details>"]
-    return "\n".join(lines)
+    line = f"diff mode: `{mode}`"
+    if diff.mode_reason:
+        line += f" ({diff.mode_reason})"
+    if diff.drift is not None and moved and mode == PLAIN:
+        line += (f" · raw tables moved after the base's last dbt build (`{diff.drift.build[:12]}`): "
+                 f"{', '.join(f'`{t}`' for t in moved)}; rows of models reading them may differ because of that "
+                 "drift, not the PR's code")
+    elif diff.rebuilt_base:
+        line += f" · compared with the base's code rebuilt for {', '.join(f'`{t}`' for t in diff.rebuilt_base)}"
+    return line
 
 
 def build_section(build: BuildOutcome) -> str:
@@ -150,12 +124,12 @@ def bi_section(relations: Mapping[str, str]) -> str:
 def render_report(
     outcome: Outcome,
     build: BuildOutcome | None,
-    diff: PrDiff | Mapping[str, Any] | None,
+    diff: PrDiff | DiffResult | None,
     *,
     limit: int = MAX_COMMENT_BYTES,
 ) -> str:
     """The sticky comment: status line, build and tests, dashboards, diff summary, details, timings
-    (``diff``: the sync's typed diff, or the diff's JSON as a stored validation or another tool holds it)."""
+    (``diff``: the sync's typed diff; a bare :class:`DiffResult` when no mode or drift is known)."""
     icon = _ICON.get(outcome.status, "")
     head = [MARKER, f"### {icon} branchops · PR #{outcome.pr} · `{outcome.branch}` · {outcome.status.value}", ""]
     meta = f"commit `{(outcome.sha or '')[:12]}`"
@@ -179,28 +153,24 @@ def render_report(
             parts.append(impact)
         if build.exposures:
             parts.append("**dashboards downstream of the change**: " + ", ".join(f"`{e}`" for e in build.exposures))
-    if isinstance(diff, PrDiff):
-        tables = [t.to_dict() for t in diff.changed]
-        facts = diff.to_dict() if diff.mode is not None or diff.drift is not None else {}
-    else:
-        tables = [t for t in (diff or {}).get("tables", []) if t.get("status") != "unchanged"]
-        facts = dict(diff or {})
+    tables: tuple[TableDiff, ...] = ()
     if diff is not None:
+        pr_diff = diff if isinstance(diff, PrDiff) else PrDiff(diff)
+        tables = pr_diff.changed
         parts.append(f"**data diff** vs `{outcome.base}`: {len(tables)} table(s) changed"
                      + ("\n\n" + diff_summary_table(tables) if tables else ""))
-        if note := drift_note(facts):
+        if note := drift_note(pr_diff):
             parts.append(f"> {note}")
     if outcome.bi_relations:
         parts.append(bi_section(outcome.bi_relations))
     footer = ""
     if outcome.timings:
         footer = "<sub>timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()) + "</sub>"
-    return _fit(parts, [table_details(t) for t in tables], [table_details(t, samples=False) for t in tables],
-                footer, limit)
+    return _fit(parts, tables, footer, limit)
 
 
-def _fit(parts: list[str], details: list[str], lean: list[str], footer: str, limit: int) -> str:
-    """Join the parts; add per-table details while they fit (without samples when they must)."""
+def _fit(parts: list[str], tables: Sequence[TableDiff], footer: str, limit: int) -> str:
+    """Join the parts; add each table's section while it fits, at the richest level that does."""
     note = "\n\n> ✂️ {n} table detail section(s) left out to fit GitHub's comment limit; run " \
            "`branchops diff` for the full report."
     body = "\n\n".join(parts)
@@ -208,8 +178,8 @@ def _fit(parts: list[str], details: list[str], lean: list[str], footer: str, lim
     if utf8_size(body) > budget:
         return truncate_utf8(body, budget) + "\n\n> ✂️ report cut to fit\n\n" + footer
     left = 0
-    for full, small in zip(details, lean, strict=True):
-        fitted = first_fitting((body + "\n\n" + full, body + "\n\n" + small), budget)
+    for t in tables:
+        fitted = first_fitting(_with_section(body, t), budget)
         if fitted is None:
             left += 1
         else:
@@ -217,3 +187,9 @@ def _fit(parts: list[str], details: list[str], lean: list[str], footer: str, lim
     if left:
         body += note.format(n=left)
     return body + ("\n\n" + footer if footer else "")
+
+
+def _with_section(body: str, t: TableDiff) -> Iterator[str]:
+    """``body`` plus the table's section, richest first (rendered only as far as needed)."""
+    for level in range(DETAIL_LEVELS):
+        yield body + "\n\n" + table_details(t, level)

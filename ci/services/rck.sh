@@ -11,8 +11,13 @@
 # `branchops serve`. Maven resolves the jars (with iceberg-core's and iceberg-api's test jars,
 # JUnit's console launcher, AssertJ, a shaded Hadoop client that RCKUtils needs) from a small
 # generated pom into $BRANCHOPS_CACHE (default ~/.cache/branchops). Needs Maven; Java 17+ runs it.
-# Progress goes to stderr, only the path to stdout.
+# Progress goes to stderr (ci/services/progress.sh: a line on a terminal, else one summary line),
+# only the path to stdout.
 set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=progress.sh
+. "$here/progress.sh"
 
 version="${ICEBERG_RCK_VERSION:-1.10.0}"
 cache_root="${BRANCHOPS_CACHE:-$HOME/.cache/branchops}"
@@ -26,7 +31,7 @@ command -v mvn >/dev/null || { echo "rck.sh: mvn not found (install Maven)" >&2;
 
 mkdir -p "$cache_root"
 tmp="$(mktemp -d "$cache_root/.rck-build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop abort; rm -rf "$tmp"' EXIT
 
 dep() {  # groupId artifactId version [classifier]
     echo "<dependency><groupId>$1</groupId><artifactId>$2</artifactId><version>$3</version>${4:+<classifier>$4</classifier>}</dependency>"
@@ -49,9 +54,11 @@ dep() {  # groupId artifactId version [classifier]
     echo '</dependencies></project>'
 } > "$tmp/pom.xml"
 
-echo "rck.sh: fetching the Iceberg $version REST Compatibility Kit into $home" >&2
-(cd "$tmp" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory="$tmp/lib" >&2)
+progress_begin rck.sh
+progress_fetch "Iceberg $version REST Compatibility Kit and its classpath" "$tmp/lib" \
+    mvn -q -B -Dstyle.color=never -f "$tmp/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp/lib" >&2
 echo "$version" > "$tmp/lib/.complete"
 rm -rf "$home"
 mv "$tmp/lib" "$home"
+progress_end "the Iceberg $version REST Compatibility Kit into $home"
 echo "$home"

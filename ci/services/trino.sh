@@ -10,8 +10,13 @@
 # connectors, ~190 MB) plus the `io.trino:trino-iceberg` (~350 MB) and `io.trino:trino-memory`
 # (~14 MB) plugin zips instead of the full server tarball, which carries every connector. Maven fetches both into ~/.m2; the unpacked
 # server goes to $BRANCHOPS_CACHE (default ~/.cache/branchops). Needs Maven and tar on PATH
-# (and unzip or python3). Progress goes to stderr, only the path to stdout.
+# (and unzip or python3). Progress goes to stderr (ci/services/progress.sh: a line per artifact on
+# a terminal, else one summary line), only the path to stdout.
 set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=progress.sh
+. "$here/progress.sh"
 
 version="${TRINO_VERSION:-476}"
 # iceberg: the lakehouse; memory: session scratch tables (the diff's small intermediate results)
@@ -30,28 +35,30 @@ done
 
 mkdir -p "$cache_root"
 tmp="$(mktemp -d "$cache_root/.trino-build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+trap 'progress_stop abort; rm -rf "$tmp"' EXIT
 
-echo "trino.sh: fetching Trino $version (server core + plugins: $plugins) into $home" >&2
-start=$SECONDS
+progress_begin trino.sh
 artifacts=("io.trino:trino-server-core:$version:tar.gz")
 for p in $plugins; do artifacts+=("io.trino:trino-$p:$version:zip"); done
 for artifact in "${artifacts[@]}"; do
-    mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$artifact" -DoutputDirectory="$tmp/download" >&2
+    progress_fetch "$artifact" "$tmp/download" \
+        mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$artifact" -DoutputDirectory="$tmp/download" >&2
 done
-fetched=$SECONDS
 
-tar -xzf "$tmp/download/trino-server-core-$version.tar.gz" -C "$tmp"
+unpack() {
+    tar -xzf "$tmp/download/trino-server-core-$version.tar.gz" -C "$tmp"
+    mkdir -p "$unpacked/plugin"
+    for p in $plugins; do
+        zip="$tmp/download/trino-$p-$version.zip"
+        if command -v unzip >/dev/null; then unzip -q "$zip" -d "$tmp/plugin"; else python3 -m zipfile -e "$zip" "$tmp/plugin"; fi
+        mv "$tmp/plugin/trino-$p-$version" "$unpacked/plugin/$p"
+    done
+}
 unpacked="$tmp/trino-server-core-$version"
-mkdir -p "$unpacked/plugin"
-for p in $plugins; do
-    zip="$tmp/download/trino-$p-$version.zip"
-    if command -v unzip >/dev/null; then unzip -q "$zip" -d "$tmp/plugin"; else python3 -m zipfile -e "$zip" "$tmp/plugin"; fi
-    mv "$tmp/plugin/trino-$p-$version" "$unpacked/plugin/$p"
-done
+progress_step "unpack server core + plugins ($plugins)" "$unpacked" unpack
 echo "$plugins" > "$unpacked/.complete"
 
 rm -rf "$home"
 mv "$unpacked" "$home"
-echo "trino.sh: fetched in $((fetched - start)) s, unpacked in $((SECONDS - fetched)) s" >&2
+progress_end "Trino $version (server core + plugins: $plugins) into $home"
 echo "$home"

@@ -98,6 +98,7 @@ def test_table_names_and_state_manifests_drop_the_branch_from_the_schema(tmp_pat
 
 
 def test_the_pr_report_names_what_bi_reads_for_each_changed_table() -> None:
+    from branchops.diff.model import DiffResult, RefSide
     from branchops.pr.model import Outcome, Status
     from branchops.pr.render import bi_relations, render_report
 
@@ -109,7 +110,7 @@ def test_the_pr_report_names_what_bi_reads_for_each_changed_table() -> None:
         ".analytics.orders")
     assert bi_relations(Settings(root=Path("/tmp")), "pr-42", ["analytics.orders"], present) == {}
     outcome = Outcome(command="sync", pr=42, branch="pr-42", status=Status.PASSED, bi_relations=static)
-    report = render_report(outcome, None, {"tables": []})
+    report = render_report(outcome, None, DiffResult(RefSide("main", "a" * 64), RefSide("pr-42", "b" * 64), ()))
     assert '`analytics.orders` → `lake."analytics@pr-42".orders`' in report
     assert outcome.to_dict()["bi_relations"] == static
 

@@ -54,8 +54,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
-def trino_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoServer]:
-    yield from _serve("Trino", start_trino, tmp_path_factory.mktemp("trino"))
+def trino_server(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[TrinoServer]:
+    yield from _serve("Trino", lambda d: start_trino(d, config=pytestconfig), tmp_path_factory.mktemp("trino"))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -28,6 +29,9 @@ try:
     from services import ServerProcess, ServiceError, find_java, run_service_script
 except ImportError:  # imported as integration.nessie_server
     from .services import ServerProcess, ServiceError, find_java, run_service_script  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    import pytest
 
 NESSIE_JAVA = 17  # Nessie 0.95.0 is the last release whose server runs on Java 17
 _URI_LINE = re.compile(r"^NESSIE_URI=(\S+)$", re.MULTILINE)
@@ -70,14 +74,14 @@ def _ready(process: ServerProcess, found: dict[str, str]) -> bool:
 
 def start_nessie(
     log_dir: Path, *, heap: str = "512m", timeout: float = 180, port: int = 0,
-    args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (), env: Mapping[str, str] | None = None, config: pytest.Config | None = None,
 ) -> NessieServer:
     """Fetch (if needed) and start a Nessie server on a loopback port (0: a free one); fail loudly.
 
     ``args``/``env``: more launcher options, e.g. ``--protected main --protected-writers ci-merge``
     with ``NESSIE_AUTH_TOKENS`` (see ci/services/nessie/NessieServer.java).
     """
-    jar = run_service_script("nessie.sh")
+    jar = run_service_script("nessie.sh", config=config)  # config: progress past pytest's capture
     if not Path(jar).is_file():
         raise ServiceError(f"ci/services/nessie.sh printed {jar!r}, which is not a file")
     java = find_java(NESSIE_JAVA)

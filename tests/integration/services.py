@@ -9,6 +9,7 @@ loudly (with the tail of its log): the integration suite never skips.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,6 +21,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CI_SERVICES = REPO / "ci" / "services"
@@ -36,15 +41,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_service_script(name: str, *, timeout: float = 1200) -> str:
-    """Run ``ci/services/<name>`` (fetches and caches a server) and return what it printed."""
+def run_service_script(name: str, *, timeout: float = 1200, config: pytest.Config | None = None) -> str:
+    """Run ``ci/services/<name>`` (fetches and caches a server) and return what it printed.
+
+    With pytest's ``config``, the script's progress reaches pytest's own stderr as it comes, past
+    the output capture (a cold fetch takes tens of seconds): a ticking line per artifact on a
+    terminal, else one summary line (ci/services/progress.sh). Without, its stderr only goes into
+    the error.
+    """
+    capture = config.pluginmanager.getplugin("capturemanager") if config is not None else None
+    if capture is None:
+        return _run_script(name, timeout, sys.stderr if config is not None else None)
+    with capture.global_and_fixture_disabled():
+        return _run_script(name, timeout, sys.stderr)
+
+
+def _run_script(name: str, timeout: float, progress: TextIO | None) -> str:
+    import codecs
+    import threading
+
     script = CI_SERVICES / name
-    proc = subprocess.run(
-        ["bash", str(script)], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if proc.returncode != 0:
-        raise ServiceError(f"{script} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return proc.stdout.strip().splitlines()[-1]
+    env = dict(os.environ)
+    if progress is not None:  # the script's stderr is a pipe: say whether it ends on a terminal
+        env["BRANCHOPS_PROGRESS"] = "1" if progress.isatty() else "0"
+    proc = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            start_new_session=True)
+    out, err = bytearray(), bytearray()
+
+    def pump(fd: int, keep: bytearray, echo: TextIO | None) -> None:
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := os.read(fd, 65536):
+            if echo is not None:
+                with contextlib.suppress(OSError, ValueError):  # a closed terminal stops the echo only
+                    # a line of its own, not after pytest's "file.py ..." prefix
+                    echo.write(("" if keep else "\n") + text.decode(chunk))
+                    echo.flush()
+            keep.extend(chunk)
+
+    assert proc.stdout is not None and proc.stderr is not None
+    pumps = [threading.Thread(target=pump, args=(proc.stdout.fileno(), out, None), daemon=True),
+             threading.Thread(target=pump, args=(proc.stderr.fileno(), err, progress), daemon=True)]
+    for t in pumps:
+        t.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # Maven and tar too, which hold the pipes
+        proc.wait()
+        code = None
+    for t in pumps:
+        t.join()
+    proc.stdout.close()
+    proc.stderr.close()
+    if code != 0:
+        why = f"did not finish in {timeout:.0f} s" if code is None else f"failed (exit {code})"
+        raise ServiceError(f"{script} {why}:\n{err.decode(errors='replace')[-4000:]}")
+    return out.decode().strip().splitlines()[-1]
 
 
 _JAVA_VERSION = re.compile(r'version "(\d+)')

@@ -16,8 +16,12 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services import ServerProcess, ServiceError, find_java, free_port, run_service_script
+
+if TYPE_CHECKING:
+    import pytest
 
 TRINO_JAVA = 24  # Trino 476 refuses to start on an older JVM
 
@@ -102,8 +106,10 @@ def _ready(uri: str) -> bool:
 
 
 def start_trino(workdir: Path, *, home: Path | None = None, timeout: float = 240,
-                static_catalogs: Mapping[str, Mapping[str, str]] | None = None) -> TrinoServer:
-    """Fetch (cached) and start Trino; returns once it serves queries.
+                static_catalogs: Mapping[str, Mapping[str, str]] | None = None,
+                config: pytest.Config | None = None) -> TrinoServer:
+    """Fetch (cached) and start Trino; returns once it serves queries. With pytest's ``config``, a
+    cold fetch shows its progress (:func:`services.run_service_script`).
 
     ``static_catalogs`` (``{name: properties}``, ``connector.name`` included) starts it with
     ``catalog.management=static`` and exactly those catalogs.
@@ -111,7 +117,7 @@ def start_trino(workdir: Path, *, home: Path | None = None, timeout: float = 240
     Raises:
         ServiceError: it could not be fetched, found no Java 24+, or did not come up in time.
     """
-    home = home or Path(run_service_script("trino.sh"))
+    home = home or Path(run_service_script("trino.sh", config=config))
     java = find_java(TRINO_JAVA, env_var="TRINO_JAVA_HOME")
     port = free_port()
     etc = workdir / "etc"

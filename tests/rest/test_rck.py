@@ -66,10 +66,11 @@ def _results(report: Path) -> list[tuple[str, str]]:
     return out
 
 
-def test_the_iceberg_rest_compatibility_kit_passes_except_known_gaps(tmp_path: Path) -> None:
+def test_the_iceberg_rest_compatibility_kit_passes_except_known_gaps(tmp_path: Path,
+                                                                     pytestconfig: pytest.Config) -> None:
     from integration.services import find_java, run_service_script
 
-    lib = Path(run_service_script("rck.sh"))
+    lib = Path(run_service_script("rck.sh", config=pytestconfig))
     java = find_java(17)
     reports = tmp_path / "reports"
     with Lakehouse(Settings(root=tmp_path / "lh", catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}")) as lh:
