@@ -14,11 +14,10 @@ import branchops
 #: import edges (importer -> imported) allowed to close a cycle, and why
 ALLOWED = {
     # the command modules import the typer app to register on it; app imports them all (through
-    # cli/commands.py) when it runs: registration by import side effect (issue 16 part 6), to go with
-    # the rewrite of cli/app.py and cli/state.py under way
+    # cli/commands.py) when it runs: registration by import side effect (issue 16 part 6)
     ("branchops.cli.app", "branchops.cli.commands"),
-    # the SQL backend installs postgres_roles' error translation; roles_sql loads the catalog:
-    # both files are being rewritten by another engineer
+    # load_catalog installs postgres_roles' permission-error translation on a PostgreSQL catalog,
+    # and `branchops security roles --apply` (role_setup) opens the catalog through load_catalog
     ("branchops.security.postgres_roles", "branchops.catalog"),
     # type-only back edges to the VersionedCatalog ABC from the helpers its methods call lazily
     # (create_branch/reset -> readable.require_readable, load_table -> iceberg.load_table_or_raise);
