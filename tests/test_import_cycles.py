@@ -17,7 +17,7 @@ ALLOWED = {
     # cli/commands.py) when it runs: registration by import side effect (issue 16 part 6)
     ("branchops.cli.app", "branchops.cli.commands"),
     # load_catalog installs postgres_roles' permission-error translation on a PostgreSQL catalog,
-    # and `branchops security roles --apply` (role_setup) opens the catalog through load_catalog
+    # and `branchops init --apply-roles` (role_setup) opens the catalog through load_catalog
     ("branchops.security.postgres_roles", "branchops.catalog"),
     # type-only back edges to the VersionedCatalog ABC from the helpers its methods call lazily
     # (create_branch/reset -> readable.require_readable, load_table -> iceberg.load_table_or_raise);
