@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         results["owner_with_guards"] = measure(admin, args.repeats)
         server._admin(f'CREATE ROLE "{prefix}_login" LOGIN IN ROLE "{prefix}_pr"')
         pr_url = make_url(url).set(username=f"{prefix}_login").render_as_string(hide_password=False)
-        results["pr_role_with_guards"] = measure(admin.model_copy(update={"catalog_uri": pr_url}), args.repeats)
+        results["pr_role_with_guards"] = measure(admin.replace(catalog_uri=pr_url), args.repeats)
         base = results["baseline_owner_no_guards"]
         results["ratios_p50_vs_baseline"] = {
             who: {op: round(results[who][op]["p50_ms"] / base[op]["p50_ms"], 2) for op in base}

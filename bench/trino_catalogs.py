@@ -72,7 +72,7 @@ def _cycle(mode: str, work: Path, s3: Any, nessie: Any, scale: float) -> dict[st
                 overrides = {"trino_catalogs": "static", "trino_catalog": CATALOG}
             trino = start_trino(work / "trino", static_catalogs=catalogs)
             try:
-                settings = settings.model_copy(update={"trino_uri": trino.uri, "io_properties": {}})
+                settings = settings.replace(trino_uri=trino.uri, io_properties={})
                 cli = Cli(write_config(settings, work / "lh", threads=2, **overrides), env=keys)
                 for table, path in demo_files(work / "raw", scale).items():
                     cli.json("ingest", table, str(path))

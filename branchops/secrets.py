@@ -22,6 +22,34 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@
 _extra: set[str] = set()
 
 
+class SecretStr:
+    """A secret setting: shown as ``'**********'`` by ``str``/``repr``; the value only through
+    :meth:`get_secret_value` (the name and method pydantic's ``SecretStr`` has)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+
 def register_secret(value: str | None) -> None:
     """Also hide ``value`` (a token read from somewhere other than the environment)."""
     if value and len(value) >= 4:

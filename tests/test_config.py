@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -53,4 +55,5 @@ def test_secret_setting_is_never_shown(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("BRANCHOPS_NESSIE_TOKEN", "tok-very-secret")
     s = load_settings(_write(tmp_path, "[branchops]\n"))
     assert s.nessie_token is not None and s.nessie_token.get_secret_value() == "tok-very-secret"
-    assert "tok-very-secret" not in repr(s) and "tok-very-secret" not in s.model_dump_json()
+    assert "tok-very-secret" not in repr(s) and "tok-very-secret" not in str(s)
+    assert "tok-very-secret" not in json.dumps(dataclasses.asdict(s), default=str)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("dbt", "pyarrow", "pyiceberg", "duckdb", "httpx", "boto3", "botocore", "sqlglot", "sqlalchemy")
+HEAVY = ("dbt", "pyarrow", "pyiceberg", "duckdb", "httpx", "boto3", "botocore", "sqlglot", "sqlalchemy", "pydantic")
 
 
 def test_cli_import_loads_no_data_stack() -> None:
@@ -27,8 +27,9 @@ def test_cli_import_loads_no_data_stack() -> None:
 
 
 def test_branch_list_loads_no_data_stack_and_no_sqlalchemy(tmp_path: Path) -> None:
-    """A quick command on the embedded catalog talks DB-API (sqlite3) itself: running ``branch
-    list`` loads none of the heavy modules, SQLAlchemy included."""
+    """A quick command on the embedded catalog talks DB-API (sqlite3) itself and its settings are a
+    plain dataclass: running ``branch list`` loads none of the heavy modules, SQLAlchemy and
+    pydantic included (typer 0.29 would load pydantic to coerce parameters: pinned below it)."""
     exe = str(Path(sys.executable).with_name("branchops"))
     subprocess.run([exe, "init"], cwd=tmp_path, check=True, capture_output=True)
     code = (

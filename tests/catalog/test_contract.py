@@ -185,7 +185,7 @@ def test_missing_refs_raise_ref_not_found(catalog: VersionedCatalog) -> None:
 
 @pytest.mark.parametrize("protected", [["main"], ["main", "release"]])
 def test_protected_refs_cannot_be_dropped(backend_settings: Settings, protected: list[str]) -> None:
-    cat = load_catalog(backend_settings.model_copy(update={"protected": protected}))
+    cat = load_catalog(backend_settings.replace(protected=protected))
     try:
         seed(cat, "raw.a")
         if "release" in protected:

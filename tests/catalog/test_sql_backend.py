@@ -27,7 +27,7 @@ def sql_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Set
 def test_a_branch_is_readable_by_a_plain_iceberg_sql_catalog(sql_settings: Settings) -> None:
     """Published refs' rows use Iceberg's JDBC / pyiceberg SqlCatalog layout with catalog_name = branch
     (main is published by default, ``feat`` through the ``jdbc_refs`` setting)."""
-    sql_settings = sql_settings.model_copy(update={"jdbc_refs": ["main", "fe*"]})
+    sql_settings = sql_settings.replace(jdbc_refs=["main", "fe*"])
     with Lakehouse(sql_settings) as lh:
         lh.ingest("raw.orders", pa.table({"id": [1, 2]}))
         lh.catalog.create_branch("feat")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from pydantic import SecretStr
 
 from branchops.config import Settings
 from branchops.engine.trino import (
@@ -21,7 +20,7 @@ from branchops.engine.trino import (
     rows_to_arrow,
 )
 from branchops.errors import ConfigError
-from branchops.secrets import redact
+from branchops.secrets import SecretStr, redact
 
 
 def settings(**kw: object) -> Settings:

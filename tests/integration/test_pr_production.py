@@ -190,7 +190,7 @@ def test_gc_on_s3_deletes_only_what_no_ref_uses(
     """gc lists and deletes through Arrow's S3 file system with the settings' endpoint and keys."""
     from branchops.gc.collect import collect_garbage
 
-    lh = Lakehouse(trino_settings.model_copy(update={"gc_retention": "0s"}), lakehouse.catalog)
+    lh = Lakehouse(trino_settings.replace(gc_retention="0s"), lakehouse.catalog)
     lh.ingest("raw.orders", pa.table({"id": [1, 2, 3]}))
     lh.catalog.create_branch("pr-5", "main")
     lh.ingest("raw.orders", pa.table({"id": [4]}), branch="pr-5")  # files only pr-5 uses

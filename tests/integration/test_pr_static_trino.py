@@ -65,7 +65,7 @@ def static_stack(nessie_server: NessieServer, s3_server: S3Server,
             except ServiceError as e:
                 pytest.fail(f"the static Trino test server could not start: {e}", pytrace=False)
             try:
-                yield StaticStack(settings.model_copy(update={"trino_uri": server.uri, "io_properties": {}}),
+                yield StaticStack(settings.replace(trino_uri=server.uri, io_properties={}),
                                   rest, server)
             finally:
                 server.stop()

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from pydantic import SecretStr
 from s3_server import S3Server
 
 from branchops.catalog.base import VersionedCatalog
@@ -21,6 +20,7 @@ from branchops.config import Settings
 from branchops.engine.trino import SCRATCH_CATALOG, TrinoEngine, catalog_name, lakehouse_scope
 from branchops.errors import BackendError, ConfigError, ExitCode, TableNotFound, UsageError
 from branchops.lakehouse import Lakehouse
+from branchops.secrets import SecretStr
 
 pytestmark = pytest.mark.integration
 
@@ -194,14 +194,14 @@ def test_secrets_never_appear_in_errors(
 
     password = "hunter2-very-secret"
     with pytest.raises(ConfigError) as cfg_err:
-        TrinoEngine(lakehouse.catalog, trino_settings.model_copy(update={"trino_password": SecretStr(password)}))
+        TrinoEngine(lakehouse.catalog, trino_settings.replace(trino_password=SecretStr(password)))
     assert "https" in str(cfg_err.value) and password not in str(cfg_err.value)
 
 
 def test_unreachable_trino_is_a_clear_backend_error(lakehouse: Lakehouse) -> None:
     from services import free_port
 
-    settings = lakehouse.settings.model_copy(update={"trino_uri": f"http://127.0.0.1:{free_port()}"})
+    settings = lakehouse.settings.replace(trino_uri=f"http://127.0.0.1:{free_port()}")
     with TrinoEngine(lakehouse.catalog, settings) as engine, pytest.raises(BackendError) as err:
         engine.query("SELECT 1")
     assert err.value.exit_code == ExitCode.CHECK_FAILED

@@ -46,7 +46,7 @@ class Shop:
     project: Path
 
     def settings(self, who: str, **kw: Any) -> Settings:
-        return self.admin.model_copy(update={"catalog_uri": self.urls[who], **kw})
+        return self.admin.replace(catalog_uri=self.urls[who], **kw)
 
 
 def _as_user(url: str, user: str) -> str:
