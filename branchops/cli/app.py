@@ -9,7 +9,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 import typer.exceptions
 from rich.markup import escape
@@ -20,14 +19,18 @@ from branchops.cli.state import State, cli_state
 from branchops.errors import BackendError, BranchopsError, ExitCode
 from branchops.secrets import redact
 
-try:  # typer >= 0.26 vendors its own copy of click
-    from typer._click.exceptions import ClickException as _TyperClickException
 
-    _CLICK_ERR: tuple[type[Exception], ...] = (click.ClickException, _TyperClickException)
-except ImportError:  # pragma: no cover - older typer uses click itself
-    _CLICK_ERR = (click.ClickException,)
-_EXIT: tuple[type[Exception], ...] = (click.exceptions.Exit, typer.exceptions.Exit)
-_ABORT: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.exceptions.Abort)
+def _click(name: str) -> tuple[type[BaseException], ...]:
+    """Exception class ``name`` (``ClickException``, ``Exit``, ``Abort``) of each click in the process:
+    the copy typer >= 0.26 vendors, and click itself once something imported it (older typer, dbt).
+    Read when an exception is handled, so the CLI never imports click only to name its errors."""
+    found = [getattr(typer.exceptions, name)] if hasattr(typer.exceptions, name) else []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None:
+            found.append(cls)
+    return tuple(found)
+
 
 app = typer.Typer(
     name="branchops",
@@ -155,12 +158,12 @@ def main(argv: list[str] | None = None) -> None:
     except BranchopsError as e:
         logging.getLogger("branchops").debug("error", exc_info=True)
         code = _report(state, e)
-    except _EXIT as e:  # --help, --version and click's own exits
+    except _click("Exit") as e:  # --help, --version and click's own exits
         code = int(getattr(e, "exit_code", 0))
-    except _ABORT:
+    except _click("Abort"):
         err_console.print("aborted")
         code = ExitCode.CHECK_FAILED
-    except _CLICK_ERR as e:
+    except _click("ClickException") as e:
         message = e.format_message()  # type: ignore[attr-defined]
         if message:  # an empty one follows the help text of a bare group command
             _print_json_error(state, {"error": "UsageError", "message": message, "unchanged": "nothing was run",
