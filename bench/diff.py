@@ -20,8 +20,11 @@ and without (``branchops_no_profiles``: the profiles' approximate distinct count
 much as the join itself). ``branchops_cli`` and ``reladiff_cli`` are whole CLI processes on the same
 rows (``branchops diff`` on the lakehouse, ``reladiff`` on the DuckDB tables): start-up, imports,
 diff and output, timed from outside (issue 10). ``--skip-peers`` leaves reladiff
-and data-diff out. The load average is recorded before and after: the machine is shared. ``--work DIR`` keeps the
-generated data in DIR (and reuses it when DIR already holds it). Writes bench/results/diff.json.
+and data-diff out. ``--baseline-root DIR`` adds ``baseline`` and ``baseline_no_profiles``: the same
+in-process diff with branchops imported from DIR (a checkout of another commit, e.g. main), in
+the same rounds, for an A/B pair measured under the same load. The load average is recorded
+before and after: the machine is shared. ``--work DIR`` keeps the generated data in DIR (and
+reuses it when DIR already holds it). Writes bench/results/diff.json.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("branchops", "branchops_no_profiles", "engine_limit")
+OURS = ("branchops", "branchops_no_profiles", "engine_limit", "baseline", "baseline_no_profiles")
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
 
 GEN_SQL = """
@@ -145,10 +148,10 @@ def vm_hwm_mb() -> float:
     return -1.0
 
 
-def run_child(python: str, args: list[str], timeout: float | None = None) -> dict[str, Any]:
+def run_child(python: str, args: list[str], timeout: float | None = None, root: Path = ROOT) -> dict[str, Any]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -251,6 +254,7 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     ref = {"identical": "same"}.get(name, name)
     head = {"identical": "head_same"}.get(name, f"head_{name}")
     tools = ["branchops", "branchops_no_profiles", "engine_limit"]
+    tools += ["baseline", "baseline_no_profiles"] if args.baseline_root else []
     tools += [] if args.skip_peers else [*args.peers, "branchops_cli", "reladiff_cli"]
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
@@ -261,9 +265,10 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
                 continue
             if tool != "branchops" and runs[tool] and runs[tool][-1].get("timeout"):
                 continue  # timed out once: not again
-            if tool in ("branchops", "branchops_no_profiles"):
+            if tool in ("branchops", "branchops_no_profiles", "baseline", "baseline_no_profiles"):
                 res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t",
-                                                 "0" if tool.endswith("no_profiles") else "1"])
+                                                 "0" if tool.endswith("no_profiles") else "1"],
+                                root=Path(args.baseline_root) if tool.startswith("baseline") else ROOT)
             elif tool.endswith("_cli"):
                 (work / "branchops.toml").touch()  # the CLI finds the lakehouse by its config file
                 argv = cli_argv(tool, work, data, ref, head, args.peers_python)
@@ -278,8 +283,9 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     ours = entry["branchops"]
     for stat in ("min_seconds", "median_seconds"):
         short = stat.split("_")[0]
-        for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles")):
-            if stat in entry[tool] and stat in entry["engine_limit"]:
+        for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles"),
+                             ("baseline", "_baseline"), ("baseline_no_profiles", "_baseline_no_profiles")):
+            if tool in entry and stat in entry[tool] and stat in entry["engine_limit"]:
                 limit = max(entry["engine_limit"][stat], 1e-9)
                 entry[f"vs_engine_limit{suffix}_{short}"] = round(entry[tool][stat] / limit, 2)
         peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
@@ -304,6 +310,7 @@ def main() -> None:
     ap.add_argument("--repeat-other", type=int, default=1)
     ap.add_argument("--peer-timeout", type=float, default=900.0)
     ap.add_argument("--work")
+    ap.add_argument("--baseline-root", help="a checkout whose branchops runs as `baseline` (A/B in the same rounds)")
     ap.add_argument("--scenarios", nargs="+", choices=["identical", "confined", "full"])
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
@@ -342,6 +349,7 @@ def main() -> None:
            "confined_rows_changed": data["confined_rows_changed"], "memory_limit": DIFF_MEMORY_LIMIT,
            "rounds": {"full": args.repeat, "other": args.repeat_other, "branchops": args.repeat},
            "peer_timeout_seconds": args.peer_timeout,
+           "baseline_root": args.baseline_root,
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                        "load_average_before": load_before,
                        "load_average_after": [round(x, 2) for x in os.getloadavg()]},

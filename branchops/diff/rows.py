@@ -102,9 +102,15 @@ def diff_rows(
             one, keys_repeat = None, False
             if engine.FAST_KEYED_DIFF and base is not None and head is not None:
                 one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile)
-            if one is not None:
-                src, profiles = one[:2], one[2]
-                duplicates = (0, 0)
+            if one is not None and one.rows == (0, 0):  # every row is equal
+                return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0), dict.fromkeys([c.name for c in values], 0),
+                               Samples(), (0, 0), one.profiles)
+            if one is not None:  # keys unique: pair the few stored rows by key in two queries
+                got = paired.paired_diff(engine, one.base, one.head, key, _stored(columns), one.rows, counts,
+                                         opts.tolerance, opts.sample, profile=False)
+                if got is not None:
+                    return RowDiff(got.rows, got.columns, got.samples, (0, 0), one.profiles)
+                src = one.base, one.head
             else:
                 groups, duplicates, n_keys = _key_groups(engine, scratch, base, head, key, columns, source_rows,
                                                          join=not keys_repeat)
@@ -114,7 +120,7 @@ def diff_rows(
                 src = tuple(f[0] for f in fetched)  # type: ignore[assignment]
                 if fold:
                     profiles = fetched[0][1], fetched[1][1]
-            cols = [replace(c, cast=None, cast_head=False) for c in columns]  # values stored cast
+            cols = _stored(columns)
         hashes = scratch.store("h", q.residue_hashes(src[0], src[1], cols, dialect).sql(dialect))
         residue = scratch.store("r", q.residue_rows(src[0], src[1], hashes, cols, dialect).sql(dialect))
         if key:
@@ -161,10 +167,23 @@ def _side_rows(engine: Engine, base: exp.Expr, head: exp.Expr, known: tuple[int,
     return counted[0], counted[1]
 
 
+@dataclass(frozen=True)
+class _OnePass:
+    base: exp.Expr  # base's differing rows, stored
+    head: exp.Expr  # head's rows of the differing keys, stored
+    rows: tuple[int, int]  # how many of each
+    profiles: tuple[dict[str, Profile], dict[str, Profile]] | None
+
+
+def _stored(columns: Sequence[q.DiffColumn]) -> list[q.DiffColumn]:
+    """The columns of stored rows: their values are stored cast as compared."""
+    return [replace(c, cast=None, cast_head=False) for c in columns]
+
+
 def _one_pass(
     engine: Engine, scratch: _Scratch, base: exp.Expr, head: exp.Expr, key: Sequence[str],
     columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None, profile: bool,
-) -> tuple[tuple[exp.Expr, exp.Expr, tuple[dict[str, Profile], dict[str, Profile]] | None] | None, bool]:
+) -> tuple[_OnePass | None, bool]:
     """Base's and head's differing rows, stored, and (``profile``) both sides' profiles, with one
     read of base (``onepass``); and whether a key repeats. None when a key repeats, or when the
     differing rows do not fit in memory to be gathered (the general path's join can spill)."""
@@ -192,7 +211,7 @@ def _one_pass(
             sql = op.combined_profiles(groups, stored[1], columns, parts, dialect).sql(dialect)
             by_side = {r["__side"]: r for r in engine.query_arrow(sql).to_pylist()}
             profiles = profiles_from_row(by_side[0], columns), profiles_from_row(by_side[1], columns)
-    return (q.source(stored[0], dialect), q.source(stored[1], dialect), profiles), False
+    return _OnePass(q.source(stored[0], dialect), q.source(stored[1], dialect), (rows_b, rows_h), profiles), False
 
 
 def _fetch(
