@@ -235,3 +235,32 @@ def test_one_pass_out_of_memory_takes_the_join_path(
     t = diff_refs(lh, "main", "feat", engine=spy, keys={"raw.orders": ("id",)}, sample=4).table("raw.orders")
     assert "j" in spy.stored and "f" not in spy.stored
     _same(t.to_dict(), full.to_dict())
+
+
+def test_one_pass_sql() -> None:
+    from branchops.diff import onepass
+    from branchops.diff import queries as q
+
+    src = q.source('"main"."raw"."t"', "duckdb")
+    cols = [q.DiffColumn("id"), q.DiffColumn("n", cast=sqlglot.exp.DataType.build("BIGINT"), numeric=True)]
+    assert onepass.joined_pass(src, src, ["id"], cols, "duckdb", profile=False).sql("duckdb") == (
+        "SELECT __d, COUNT(*) AS __j, COUNT(*) FILTER(WHERE NOT __hb IS NULL AND NOT __hh IS NULL) AS __m, "
+        "COUNT(__hb) AS rows, ARRAY_AGG({'id': \"id\", 'n': \"n\"}) FILTER(WHERE __d AND NOT __hb IS NULL) AS __rows, "
+        "ARRAY_AGG({'id': __k0}) FILTER(WHERE __d AND NOT __hh IS NULL) AS __keys "
+        "FROM (SELECT *, b.__hb IS DISTINCT FROM h.__hh AS __d FROM (SELECT \"id\" AS \"id\", "
+        'CAST("n" AS BIGINT) AS "n", HASH("id", CAST("n" AS BIGINT)) AS __hb FROM "main"."raw"."t" AS t) AS b '
+        'FULL OUTER JOIN (SELECT "id" AS __k0, HASH("id", "n") AS __hh FROM "main"."raw"."t" AS t) AS h '
+        'ON b."id" IS NOT DISTINCT FROM h.__k0) AS j GROUP BY __d'
+    )
+    profiled = onepass.joined_pass(src, src, ["id"], cols, "duckdb", profile=True).sql("duckdb")
+    assert ('COUNT(__hb) AS rows, COUNT("id") AS n0, APPROX_COUNT_DISTINCT("id") EXPORT_STATE AS d0, '
+            'MIN("id") AS lo0, MAX("id") AS hi0, COUNT("n") AS n1, APPROX_COUNT_DISTINCT("n") EXPORT_STATE AS d1, '
+            'MIN("n") AS lo1, MAX("n") AS hi1, AVG(CAST("n" AS DOUBLE)) EXPORT_STATE AS m1, ARRAY_AGG(') in profiled
+    assert onepass.differing_keys("f", "duckdb").sql("duckdb") == (
+        "SELECT UNNEST(__keys, recursive => TRUE), TRUE AS __d FROM f WHERE __d")
+    merged = onepass.combined_profiles("f", "c1", cols, ["e"], "duckdb").sql("duckdb")
+    assert merged.startswith(
+        "SELECT 0 AS __side, e.rows AS rows, e.n0 AS n0, FINALIZE(e.d0) AS d0, e.lo0 AS lo0, e.hi0 AS hi0, ")
+    head = ("UNION ALL SELECT 1 AS __side, e.rows + y.rows AS rows, e.n0 + y.n0 AS n0, "
+            "FINALIZE(COMBINE(e.d0, y.d0)) AS d0, LEAST(e.lo0, y.lo0) AS lo0, GREATEST(e.hi0, y.hi0) AS hi0, ")
+    assert head in merged
