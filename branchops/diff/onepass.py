@@ -95,8 +95,10 @@ def joined_pass(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Seq
     rows = exp.Count(this=exp.column(HB))
     sel += _partials(columns, rows) if profile else [exp.alias_(rows, "rows")]
     for gathered, present, alias in ((base_row, has["b"], ROWS), (head_key, has["h"], KEYS)):
-        sel.append(exp.alias_(exp.Filter(this=exp.ArrayAgg(this=gathered), expression=exp.Where(
-            this=exp.and_(exp.column(DIFF), present))), alias))
+        wanted = exp.and_(exp.column(DIFF), present)
+        # the CASE builds the struct only for the wanted rows (an argument is computed for every row)
+        only = exp.Case(ifs=[exp.If(this=wanted.copy(), true=gathered)])
+        sel.append(exp.alias_(exp.Filter(this=exp.ArrayAgg(this=only), expression=exp.Where(this=wanted)), alias))
     return exp.select(*sel).from_(joined.subquery("j"), copy=False).group_by(exp.column(DIFF), copy=False)
 
 

@@ -245,8 +245,10 @@ def test_one_pass_sql() -> None:
     cols = [q.DiffColumn("id"), q.DiffColumn("n", cast=sqlglot.exp.DataType.build("BIGINT"), numeric=True)]
     assert onepass.joined_pass(src, src, ["id"], cols, "duckdb", profile=False).sql("duckdb") == (
         "SELECT __d, COUNT(*) AS __j, COUNT(*) FILTER(WHERE NOT __hb IS NULL AND NOT __hh IS NULL) AS __m, "
-        "COUNT(__hb) AS rows, ARRAY_AGG({'id': \"id\", 'n': \"n\"}) FILTER(WHERE __d AND NOT __hb IS NULL) AS __rows, "
-        "ARRAY_AGG({'id': __k0}) FILTER(WHERE __d AND NOT __hh IS NULL) AS __keys "
+        "COUNT(__hb) AS rows, ARRAY_AGG(CASE WHEN __d AND NOT __hb IS NULL THEN {'id': \"id\", 'n': \"n\"} END) "
+        "FILTER(WHERE __d AND NOT __hb IS NULL) AS __rows, "
+        "ARRAY_AGG(CASE WHEN __d AND NOT __hh IS NULL THEN {'id': __k0} END) FILTER(WHERE __d AND NOT __hh IS NULL) "
+        "AS __keys "
         "FROM (SELECT *, b.__hb IS DISTINCT FROM h.__hh AS __d FROM (SELECT \"id\" AS \"id\", "
         'CAST("n" AS BIGINT) AS "n", HASH("id", CAST("n" AS BIGINT)) AS __hb FROM "main"."raw"."t" AS t) AS b '
         'FULL OUTER JOIN (SELECT "id" AS __k0, HASH("id", "n") AS __hh FROM "main"."raw"."t" AS t) AS h '
