@@ -4,14 +4,15 @@ With a key, engines that pay for every stored result (``ONE_QUERY_KEYED_DIFF``) 
 in one query plus one for samples (``paired``). DuckDB (``FAST_KEYED_DIFF``) reads base once,
 joined on the key with head's ``(key, row hash)``, gathering base's differing rows and its column
 profile, then fetches head's rows of the differing keys (``onepass``); head's profile is merged
-from base's rows that are equal and head's differing rows. When a key repeats, or the differing
-rows are too many to gather in memory, one pass over each side finds the key values whose rows
-differ: a join of ``(key, row hash)`` when that proves every key unique (``keyed.join_groups``),
-else a group-by that also counts duplicate keys (``queries.key_groups``). A second pass fetches
-only the rows of those keys, computing the side's column profiles in the same scan while the rows
-are few (``keyed.fetch_and_profile``). On every path the multiset difference (``residue_hashes`` /
-``residue_rows``) then runs over the small set of fetched rows. Without a key, the multiset
-difference runs over every row (two passes per side).
+from base's rows that are equal and head's differing rows, and the ``paired`` queries pair the
+few stored rows by key. When a key repeats, or DuckDB runs out of memory gathering the differing
+rows, one pass over each side finds the key values whose rows differ: a join of
+``(key, row hash)`` when that proves every key unique (``keyed.join_groups``), else a group-by
+that also counts duplicate keys (``queries.key_groups``). A second pass fetches only the rows of
+those keys, computing the side's column profiles in the same scan while the rows are few
+(``keyed.fetch_and_profile``), and the multiset difference (``residue_hashes`` /
+``residue_rows``) runs over that small set. Without a key, the multiset difference runs over
+every row (two passes per side).
 """
 
 from __future__ import annotations
