@@ -6,8 +6,11 @@
 Scenarios (1% of rows changed): ``full`` (changes spread over every data file: a rewrite),
 ``confined`` (changes confined to 1% of the data files), ``identical`` (a fresh branch).
 Every tool runs in its own subprocess; peak RSS is that process's VmHWM; the time is the diff call
-alone (measured inside the process) and the whole process. The machine is shared and noisy, so
-each scenario runs in rounds (``--repeat`` for ``full``, ``--repeat-other`` for the others; ours
+alone (measured inside the process) and the whole process. Like ``engine_limit``, which imports
+DuckDB and pyiceberg before its clock starts, ours imports the libraries a diff loads on first use
+(``LAZY_IMPORTS``) before its clock: ``seconds`` is the diff alone, ``cold_seconds`` adds that
+import time (what ``seconds`` measured before; ``vs_engine_limit*_cold_*`` use it). The machine
+is shared and noisy, so each scenario runs in rounds (``--repeat`` for ``full``, ``--repeat-other`` for the others; ours
 always ``--repeat``), the tools taking turns within a round in a rotating order, and the JSON keeps
 every run plus min and median per tool; the speedups compare min with min and median with median.
 A peer that exceeds ``--peer-timeout`` is killed and reported as such.
@@ -20,14 +23,18 @@ and without (``branchops_no_profiles``: the profiles' approximate distinct count
 much as the join itself). ``branchops_cli`` and ``reladiff_cli`` are whole CLI processes on the same
 rows (``branchops diff`` on the lakehouse, ``reladiff`` on the DuckDB tables): start-up, imports,
 diff and output, timed from outside (issue 10). ``--skip-peers`` leaves reladiff
-and data-diff out. The load average is recorded before and after: the machine is shared. ``--work DIR`` keeps the
-generated data in DIR (and reuses it when DIR already holds it). Writes bench/results/diff.json.
+and data-diff out. ``--baseline-root DIR`` adds ``baseline`` and ``baseline_no_profiles``: the same
+in-process diff with branchops imported from DIR (a checkout of another commit, e.g. main), in
+the same rounds, for an A/B pair measured under the same load. The load average is recorded
+before and after: the machine is shared. ``--work DIR`` keeps the generated data in DIR (and
+reuses it when DIR already holds it). Writes bench/results/diff.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import platform
@@ -41,8 +48,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("branchops", "branchops_no_profiles", "engine_limit")
+OURS = ("branchops", "branchops_no_profiles", "engine_limit", "baseline", "baseline_no_profiles")
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
+#: modules a diff imports lazily on its first call (``child_ours`` imports them before timing)
+LAZY_IMPORTS = ("duckdb", "pyarrow.parquet", "pyiceberg.table", "pyiceberg.catalog", "sqlglot")
 
 GEN_SQL = """
 SELECT i AS id, (i * 7) % 1000 AS a, (i * 13) % 100000 AS b, i % 17 AS c, (i * 31) % 5000 AS d,
@@ -59,11 +68,18 @@ def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1")
     from branchops.lakehouse import Lakehouse
 
     lh = Lakehouse(Settings(root=Path(root)))
+    # the libraries a diff imports on first use (engine_limit imports them before its clock too);
+    # their import time is kept apart: ``cold_seconds`` is the diff with it
+    t0 = time.perf_counter()
+    for module in LAZY_IMPORTS:
+        importlib.import_module(module)
+    imports = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = diff_refs(lh, base, head, keys={table: ("id",)}, sample=5, profiles=profiles == "1")
     secs = time.perf_counter() - t0
     t = res.tables[0] if res.tables else None
-    return {"seconds": secs, "method": t.method.value if t else "no_table_moved",
+    return {"seconds": secs, "import_seconds": round(imports, 4), "cold_seconds": round(secs + imports, 4),
+            "method": t.method.value if t else "no_table_moved",
             "rows": t.rows.to_dict() if t and t.rows else None, "tables": len(res.tables)}
 
 
@@ -145,10 +161,10 @@ def vm_hwm_mb() -> float:
     return -1.0
 
 
-def run_child(python: str, args: list[str], timeout: float | None = None) -> dict[str, Any]:
+def run_child(python: str, args: list[str], timeout: float | None = None, root: Path = ROOT) -> dict[str, Any]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([python, __file__, "--child", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -242,6 +258,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if secs:
         out.update(min_seconds=min(secs), median_seconds=round(statistics.median(secs), 4),
                    peak_rss_mb=max(r.get("peak_rss_mb", 0) for r in runs if "seconds" in r))
+    cold = [r["cold_seconds"] for r in runs if "cold_seconds" in r]
+    if cold:
+        out.update(min_cold_seconds=min(cold), median_cold_seconds=round(statistics.median(cold), 4))
     if len(secs) < len(runs):
         out["failed_runs"] = len(runs) - len(secs)
     return out
@@ -251,6 +270,7 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     ref = {"identical": "same"}.get(name, name)
     head = {"identical": "head_same"}.get(name, f"head_{name}")
     tools = ["branchops", "branchops_no_profiles", "engine_limit"]
+    tools += ["baseline", "baseline_no_profiles"] if args.baseline_root else []
     tools += [] if args.skip_peers else [*args.peers, "branchops_cli", "reladiff_cli"]
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
@@ -261,9 +281,10 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
                 continue
             if tool != "branchops" and runs[tool] and runs[tool][-1].get("timeout"):
                 continue  # timed out once: not again
-            if tool in ("branchops", "branchops_no_profiles"):
+            if tool in ("branchops", "branchops_no_profiles", "baseline", "baseline_no_profiles"):
                 res = run_child(sys.executable, ["ours", str(work), "main", ref, "bench.t",
-                                                 "0" if tool.endswith("no_profiles") else "1"])
+                                                 "0" if tool.endswith("no_profiles") else "1"],
+                                root=Path(args.baseline_root) if tool.startswith("baseline") else ROOT)
             elif tool.endswith("_cli"):
                 (work / "branchops.toml").touch()  # the CLI finds the lakehouse by its config file
                 argv = cli_argv(tool, work, data, ref, head, args.peers_python)
@@ -278,10 +299,14 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     ours = entry["branchops"]
     for stat in ("min_seconds", "median_seconds"):
         short = stat.split("_")[0]
-        for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles")):
-            if stat in entry[tool] and stat in entry["engine_limit"]:
+        for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles"),
+                             ("baseline", "_baseline"), ("baseline_no_profiles", "_baseline_no_profiles")):
+            if tool in entry and stat in entry[tool] and stat in entry["engine_limit"]:
                 limit = max(entry["engine_limit"][stat], 1e-9)
                 entry[f"vs_engine_limit{suffix}_{short}"] = round(entry[tool][stat] / limit, 2)
+                cold = entry[tool].get(f"{short}_cold_seconds")
+                if cold is not None:
+                    entry[f"vs_engine_limit{suffix}_cold_{short}"] = round(cold / limit, 2)
         peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
         if peers and stat in ours:
             entry[f"speedup_vs_fastest_peer_{short}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
@@ -304,6 +329,7 @@ def main() -> None:
     ap.add_argument("--repeat-other", type=int, default=1)
     ap.add_argument("--peer-timeout", type=float, default=900.0)
     ap.add_argument("--work")
+    ap.add_argument("--baseline-root", help="a checkout whose branchops runs as `baseline` (A/B in the same rounds)")
     ap.add_argument("--scenarios", nargs="+", choices=["identical", "confined", "full"])
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
@@ -342,6 +368,7 @@ def main() -> None:
            "confined_rows_changed": data["confined_rows_changed"], "memory_limit": DIFF_MEMORY_LIMIT,
            "rounds": {"full": args.repeat, "other": args.repeat_other, "branchops": args.repeat},
            "peer_timeout_seconds": args.peer_timeout,
+           "baseline_root": args.baseline_root,
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                        "load_average_before": load_before,
                        "load_average_after": [round(x, 2) for x in os.getloadavg()]},

@@ -6,7 +6,8 @@ read, because rows in shared files cancel out of a multiset difference; counts t
 snapshot summaries and column profiles from manifest statistics. A full scan reads the data files
 directly when neither side has delete files (the engine's Iceberg reader is not even loaded), else
 through the Iceberg table. The row diff itself is in ``rows``; with a key, a scan's column profiles
-come from the pass that fetches the differing rows (each side is read twice in all).
+come from the passes that find and fetch the differing rows (DuckDB: base is read once, head once
+for the key and hash and once for the rows of the differing keys).
 """
 
 from __future__ import annotations

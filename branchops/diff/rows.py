@@ -1,13 +1,18 @@
 """The row diff of one table in the engine: counts, per-column changes, samples, duplicate keys.
 
 With a key, engines that pay for every stored result (``ONE_QUERY_KEYED_DIFF``) diff unique keys
-in one query plus one for samples (``paired``). Otherwise one pass over each side finds the key
-values whose rows differ: a join of ``(key, row hash)`` when that proves every key unique
-(``keyed.join_groups``), else a group-by that also counts duplicate keys
-(``queries.key_groups``). A second pass fetches only the rows of those keys, computing the side's
-column profiles in the same scan while the rows are few (``keyed.fetch_and_profile``), and the
-multiset difference (``residue_hashes`` / ``residue_rows``) runs over that small set. Without a
-key, the multiset difference runs over every row (two passes per side).
+in one query plus one for samples (``paired``). DuckDB (``FAST_KEYED_DIFF``) reads base once,
+joined on the key with head's ``(key, row hash)``, gathering base's differing rows and its column
+profile, then fetches head's rows of the differing keys (``onepass``); head's profile is merged
+from base's rows that are equal and head's differing rows, and the ``paired`` queries pair the
+few stored rows by key. When a key repeats, or DuckDB runs out of memory gathering the differing
+rows, one pass over each side finds the key values whose rows differ: a join of
+``(key, row hash)`` when that proves every key unique (``keyed.join_groups``), else a group-by
+that also counts duplicate keys (``queries.key_groups``). A second pass fetches only the rows of
+those keys, computing the side's column profiles in the same scan while the rows are few
+(``keyed.fetch_and_profile``), and the multiset difference (``residue_hashes`` /
+``residue_rows``) runs over that small set. Without a key, the multiset difference runs over
+every row (two passes per side).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from branchops.diff import keyed as kq
+from branchops.diff import onepass as op
 from branchops.diff import paired
 from branchops.diff import queries as q
 from branchops.diff.model import Profile, RowCounts, Samples
@@ -94,13 +100,28 @@ def diff_rows(
         duplicates = profiles = None
         src, cols = (base, head), columns
         if key:
-            groups, duplicates, n_keys = _key_groups(engine, scratch, base, head, key, columns, source_rows)
-            fold = engine.FAST_KEYED_DIFF and profile and n_keys * len(columns) <= FOLD_MAX_CELLS
-            fetched = [_fetch(engine, scratch, s, groups, i, key, columns, fold) for i, s in enumerate((base, head))]
-            src = tuple(f[0] for f in fetched)  # type: ignore[assignment]
-            if fold:
-                profiles = fetched[0][1], fetched[1][1]
-            cols = [replace(c, cast=None, cast_head=False) for c in columns]  # values stored cast
+            one, keys_repeat = None, False
+            if engine.FAST_KEYED_DIFF and base is not None and head is not None:
+                one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile)
+            if one is not None and one.rows == (0, 0):  # every row is equal
+                return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0), dict.fromkeys([c.name for c in values], 0),
+                               Samples(), (0, 0), one.profiles)
+            if one is not None:  # keys unique: pair the few stored rows by key in two queries
+                got = paired.paired_diff(engine, one.base, one.head, key, _stored(columns), one.rows, counts,
+                                         opts.tolerance, opts.sample, profile=False)
+                if got is not None:
+                    return RowDiff(got.rows, got.columns, got.samples, (0, 0), one.profiles)
+                src = one.base, one.head
+            else:
+                groups, duplicates, n_keys = _key_groups(engine, scratch, base, head, key, columns, source_rows,
+                                                         join=not keys_repeat)
+                fold = engine.FAST_KEYED_DIFF and profile and n_keys * len(columns) <= FOLD_MAX_CELLS
+                fetched = [_fetch(engine, scratch, s, groups, i, key, columns, fold)
+                           for i, s in enumerate((base, head))]
+                src = tuple(f[0] for f in fetched)  # type: ignore[assignment]
+                if fold:
+                    profiles = fetched[0][1], fetched[1][1]
+            cols = _stored(columns)
         hashes = scratch.store("h", q.residue_hashes(src[0], src[1], cols, dialect).sql(dialect))
         residue = scratch.store("r", q.residue_rows(src[0], src[1], hashes, cols, dialect).sql(dialect))
         if key:
@@ -121,15 +142,15 @@ def diff_rows(
 
 def _key_groups(
     engine: Engine, scratch: _Scratch, base: exp.Expr | None, head: exp.Expr | None, key: Sequence[str],
-    columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None,
+    columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None, *, join: bool = True,
 ) -> tuple[str, tuple[int, int], int]:
-    """The table of differing keys (``__d``), duplicate keys (base, head), how many keys differ."""
+    """The table of differing keys (``__d``), duplicate keys (base, head), how many keys differ.
+    ``join``: first try the key join (False: a key is known to repeat)."""
     dialect = engine.DIALECT
-    if engine.FAST_KEYED_DIFF and base is not None and head is not None:
+    if join and engine.FAST_KEYED_DIFF and base is not None and head is not None:
         groups = scratch.store("j", kq.join_groups(base, head, key, columns, dialect).sql(dialect))
         n, top_b, top_h, n_keys = (int(v) for v in engine.query(kq.join_check(groups, dialect).sql(dialect))[0])
-        rows = source_rows or tuple(
-            int(engine.query(q.count_rows(s).sql(dialect))[0][0]) for s in (base, head))
+        rows = _side_rows(engine, base, head, source_rows)
         if n == rows[0] + rows[1] and top_b <= 1 and top_h <= 1:
             return groups, (0, 0), n_keys
         engine.drop_materialized(groups)  # a key repeats: group by key to count duplicates
@@ -137,6 +158,61 @@ def _key_groups(
     dup = engine.query(q.duplicate_counts(groups, dialect).sql(dialect))[0]
     n_keys = int(engine.query(f"SELECT COUNT(*) FROM {groups} WHERE {q.DIFF}")[0][0])
     return groups, (int(dup[0]), int(dup[1])), n_keys
+
+
+def _side_rows(engine: Engine, base: exp.Expr, head: exp.Expr, known: tuple[int, int] | None) -> tuple[int, int]:
+    if known is not None:
+        return known
+    dialect = engine.DIALECT
+    counted = [int(engine.query(q.count_rows(s).sql(dialect))[0][0]) for s in (base, head)]
+    return counted[0], counted[1]
+
+
+@dataclass(frozen=True)
+class _OnePass:
+    base: exp.Expr  # base's differing rows, stored
+    head: exp.Expr  # head's rows of the differing keys, stored
+    rows: tuple[int, int]  # how many of each
+    profiles: tuple[dict[str, Profile], dict[str, Profile]] | None
+
+
+def _stored(columns: Sequence[q.DiffColumn]) -> list[q.DiffColumn]:
+    """The columns of stored rows: their values are stored cast as compared."""
+    return [replace(c, cast=None, cast_head=False) for c in columns]
+
+
+def _one_pass(
+    engine: Engine, scratch: _Scratch, base: exp.Expr, head: exp.Expr, key: Sequence[str],
+    columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None, profile: bool,
+) -> tuple[_OnePass | None, bool]:
+    """Base's and head's differing rows, stored, and (``profile``) both sides' profiles, with one
+    read of base (``onepass``); and whether a key repeats. None when a key repeats, or when the
+    differing rows do not fit in memory to be gathered (the general path's join can spill)."""
+    import duckdb
+
+    dialect = engine.DIALECT
+    try:
+        groups = scratch.store("f", op.joined_pass(base, head, key, columns, dialect, profile=profile).sql(dialect))
+    except duckdb.OutOfMemoryException:
+        return None, False
+    stored = (scratch.store("c0", op.base_rows(groups, dialect).sql(dialect)),
+              scratch.store("c1", q.key_rows(head, scratch.store("w", op.differing_keys(groups, dialect).sql(
+                  dialect)), 1, key, columns, dialect).sql(dialect)))
+    n, equal, differing, rows_b, keys_b, rows_h, keys_h = (
+        int(v) for v in engine.query(op.unique_check(groups, stored, key, dialect).sql(dialect))[0])
+    rows = _side_rows(engine, base, head, source_rows)
+    if n != rows[0] + rows[1] or rows_b != keys_b or rows_h != keys_h:
+        return None, True
+    profiles = None
+    if profile:
+        parts = [p for p, present in ((op.EQUAL, equal), (op.DIFFERING, differing)) if present]
+        if not parts:  # nothing joined: both sides are empty
+            profiles = profiles_from_row(None, columns), profiles_from_row(None, columns)
+        else:
+            sql = op.combined_profiles(groups, stored[1], columns, parts, dialect).sql(dialect)
+            by_side = {r["__side"]: r for r in engine.query_arrow(sql).to_pylist()}
+            profiles = profiles_from_row(by_side[0], columns), profiles_from_row(by_side[1], columns)
+    return _OnePass(q.source(stored[0], dialect), q.source(stored[1], dialect), (rows_b, rows_h), profiles), False
 
 
 def _fetch(
