@@ -46,6 +46,26 @@ def test_branch_list_loads_no_data_stack_and_no_sqlalchemy(tmp_path: Path) -> No
     assert out.stderr.strip().splitlines()[-1] == "LOADED []"
 
 
+def test_a_diff_nothing_moved_in_loads_no_data_stack(tmp_path: Path) -> None:
+    """``diff`` of two refs with the same tables is answered from the catalog: the per-table
+    machinery (pyiceberg's manifest reader, sqlglot, DuckDB) is imported only when a table moved."""
+    exe = str(Path(sys.executable).with_name("branchops"))
+    subprocess.run([exe, "init"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([exe, "branch", "create", "same"], cwd=tmp_path, check=True, capture_output=True)
+    code = (
+        "import sys\n"
+        "from branchops.cli import main\n"
+        "try:\n"
+        "    main(['--output', 'json', 'diff', 'same', '--base', 'main'])\n"
+        "finally:\n"
+        f"    print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tables"] == []
+    assert out.stderr.strip().splitlines()[-1] == "LOADED []"
+
+
 def test_public_names_still_resolve_lazily() -> None:
     code = (
         "import sys, branchops\n"
