@@ -37,7 +37,9 @@ _progress_mb() {  # KiB -> "12.3 MB"
 
 progress_stop() {  # stop the ticking line, if one runs; "abort": end it with a newline (EXIT trap)
     if [[ -n "$_progress_ticker" ]]; then
-        kill "$_progress_ticker" 2>/dev/null || true
+        # KILL, not TERM: a ticker forked a moment ago still holds the script's EXIT trap, which
+        # a TERM would run in it (printing "wait_for: No record of process" on stderr)
+        kill -KILL "$_progress_ticker" 2>/dev/null || true
         wait "$_progress_ticker" 2>/dev/null || true
         _progress_ticker=""
         if [[ "${1:-}" == abort ]]; then echo >&2; fi
