@@ -124,6 +124,12 @@ class Invocation:
         if note:
             result.notes.append(note)
 
+    @property
+    def run_state_args(self) -> list[str]:
+        """``--state`` for the run and its ``ls``: only while the selection compares against the base
+        (a classified one names its nodes, and dbt would load the base's manifest once more for nothing)."""
+        return self.state_args if dbt_args.uses_state(self.user_args) else []
+
     def seed_partial_parse(self, ref: str, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> None:
         """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
         re-parses only the files that differ (it checks versions, vars, profile and project)."""
@@ -154,9 +160,9 @@ class Invocation:
                       if n.get("config", {}).get("materialized") in IN_PLACE and owned.get(uid) in tables}
         if not candidates:
             return seeds & set(tables)
-        ls_args = ["ls", "--log-level", "none", *self.common, *self.state_args, "--output", "json",
+        ls_args = ["ls", "--log-level", "none", *self.common, *self.run_state_args, "--output", "json",
                    "--output-keys", "unique_id", *dbt_args.pick(self.user_args, dbt_args.SELECTION_FLAGS)]
-        res = invoke(ls_args, manifest=manifest_obj)
+        res = invoke(ls_args, manifest=manifest_obj, keep_open=True)  # ls opens no database: keep a compile's
         listed = res.result if res.success and isinstance(res.result, list) else None
         selected = candidates if listed is None else {json.loads(line)["unique_id"] for line in listed}
         return (seeds | {owned[uid] for uid in candidates & selected}) & set(tables)

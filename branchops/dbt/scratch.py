@@ -50,6 +50,14 @@ def populate(con: duckdb.DuckDBPyConnection, spec_path: str | Path) -> None:
         con.execute(f"CREATE {kind} {relation_name(table)} AS SELECT * FROM iceberg_scan({sql_string(location)})")
 
 
+def copy_in(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str], copy: Iterable[str]) -> None:
+    """Turn the views of ``copy`` into real tables in a database :func:`populate` filled with views."""
+    for table in sorted(set(copy) & set(tables)):
+        rel = relation_name(table)
+        con.execute(f"DROP VIEW {rel}")
+        con.execute(f"CREATE TABLE {rel} AS SELECT * FROM iceberg_scan({sql_string(tables[table])})")
+
+
 def dbt_connection() -> duckdb.DuckDBPyConnection | None:
     """A cursor on the database the last dbt invocation built into (None if it opened none)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
