@@ -74,4 +74,5 @@ def outcome_of(result: DbtRunResult, seconds: float) -> BuildOutcome:
         published_hash=result.hash,
         notes=tuple(result.notes),
         timings=dict(result.timings),
+        parse=result.parse,
     )

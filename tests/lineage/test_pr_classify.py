@@ -127,6 +127,8 @@ def test_the_build_reuses_the_compiles_database_with_in_place_tables_copied_in(
     out, _ = sync(lh, 45, newcol)
     assert out.status is Status.PASSED, out.reason
     assert out.build["built"] == ["analytics.orders"]
+    # dbt took the partial-parse state stored with main's build: it parsed only the changed file
+    assert out.build["parse"] == "partial: 0 files deleted, 0 files added, 1 files changed"
     assert len(opened) == 1  # one database: the compile's, then the build's
 
     opened.clear()
