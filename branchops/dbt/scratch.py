@@ -15,6 +15,7 @@ database; after dbt, :func:`dbt_connection` hands the same database to the publi
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def dbt_connection() -> duckdb.DuckDBPyConnection | None:
 
 def close_dbt_connections() -> None:
     """Release dbt-duckdb's database (kept in a class attribute between invocations)."""
+    if "dbt.adapters.duckdb.connections" not in sys.modules:
+        return  # dbt-duckdb has not run in this process: nothing to release (and no import of it here)
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     env = DuckDBConnectionManager._ENV
