@@ -14,6 +14,7 @@ import typer.exceptions
 from rich.markup import escape
 
 from branchops import progress
+from branchops.cli import process
 from branchops.cli.output import OutputFormat, err_console
 from branchops.cli.state import State, cli_state
 from branchops.errors import BackendError, BranchopsError, ExitCode
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     """
     from branchops.cli import commands  # noqa: F401 - registers the commands
 
+    whole_process = argv is None  # the console script or ``python -m branchops``, not a test calling in
+    if whole_process:
+        process.start()
     args = list(sys.argv[1:] if argv is None else argv)
     state = State(json_errors=wants_json(args))
     code: int = ExitCode.OK
@@ -185,4 +189,6 @@ def main(argv: list[str] | None = None) -> None:
             code = _internal_error(state, e)
     finally:
         state.close()
+    if whole_process:
+        process.before_exit()
     sys.exit(int(code))

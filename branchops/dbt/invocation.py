@@ -57,18 +57,19 @@ def dbt_console(stream: Literal["stdout", "stderr"]) -> Iterator[None]:
         yield
 
 
-def invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False) -> dbtRunnerResult:
+def invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False,
+           listen: Callable[[EventMsg], None] | None = None) -> dbtRunnerResult:
     with warnings.catch_warnings():
         # dbt-core 1.10 imports click's deprecated parser classes: third-party noise, not ours
         warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
         from dbt.cli.main import dbtRunner
 
     sink = progress.current()  # dbt reports from its worker threads, where the context variable is unset
-    callbacks: list[Callable[[EventMsg], None]] | None = None
+    callbacks: list[Callable[[EventMsg], None]] = [listen] if listen is not None else []
     if sink is not None:
-        callbacks = [functools.partial(_show_progress, sink)]
+        callbacks.append(functools.partial(_show_progress, sink))
     try:
-        return dbtRunner(manifest=manifest, callbacks=callbacks).invoke(argv)
+        return dbtRunner(manifest=manifest, callbacks=callbacks or None).invoke(argv)
     finally:
         if not keep_open:  # else the caller publishes from dbt's database, then closes it
             close_dbt_connections()
@@ -79,6 +80,21 @@ def _show_progress(sink: progress.Sink, event: EventMsg) -> None:
     if event.info.name == "LogStartLine":
         data = event.data
         sink(progress.line(int(data.index), int(data.total), f"dbt: {data.description}"))
+
+
+def parse_mode(event: EventMsg) -> str | None:
+    """How dbt parses, from its events: dbt falls back to a full parse silently (another dbt version,
+    profile, vars or project config than the stored partial-parse state was made with)."""
+    name = event.info.name
+    if name == "PartialParsingSkipParsing":
+        return "partial: nothing changed"
+    if name == "PartialParsingEnabled":
+        return "partial: " + str(getattr(event.info, "msg", "")).removeprefix("Partial parsing enabled: ").rstrip(".")
+    if name == "UnableToPartialParse":
+        return f"full: {getattr(event.data, 'reason', 'unknown')}"
+    if name == "PartialParsingNotEnabled":
+        return "full: partial parsing is off"
+    return None
 
 
 def failure_text(res: dbtRunnerResult) -> str | None:
@@ -124,6 +140,12 @@ class Invocation:
         if note:
             result.notes.append(note)
 
+    @property
+    def run_state_args(self) -> list[str]:
+        """``--state`` for the run and its ``ls``: only while the selection compares against the base
+        (a classified one names its nodes, and dbt would load the base's manifest once more for nothing)."""
+        return self.state_args if dbt_args.uses_state(self.user_args) else []
+
     def seed_partial_parse(self, ref: str, stored: StoredBuild | Lookup | None = NOT_LOOKED_UP) -> None:
         """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
         re-parses only the files that differ (it checks versions, vars, profile and project)."""
@@ -134,7 +156,11 @@ class Invocation:
             fetch(self.lh.catalog, stored.partial_parse, self.target / PARTIAL_PARSE_FILE)
 
     def parse(self, result: DbtRunResult) -> tuple[Any, dict[str, Any]]:
-        res = invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)])
+        def listen(event: EventMsg) -> None:
+            result.parse = parse_mode(event) or result.parse
+
+        res = invoke(["parse", "--quiet", *self.common, *dbt_args.pick(self.user_args, dbt_args.PARSE_FLAGS)],
+                     listen=listen)
         if not res.success:
             result.success, result.error = False, failure_text(res) or "dbt could not parse the project"
             raise DbtRunFailed(result)
@@ -154,9 +180,9 @@ class Invocation:
                       if n.get("config", {}).get("materialized") in IN_PLACE and owned.get(uid) in tables}
         if not candidates:
             return seeds & set(tables)
-        ls_args = ["ls", "--log-level", "none", *self.common, *self.state_args, "--output", "json",
+        ls_args = ["ls", "--log-level", "none", *self.common, *self.run_state_args, "--output", "json",
                    "--output-keys", "unique_id", *dbt_args.pick(self.user_args, dbt_args.SELECTION_FLAGS)]
-        res = invoke(ls_args, manifest=manifest_obj)
+        res = invoke(ls_args, manifest=manifest_obj, keep_open=True)  # ls opens no database: keep a compile's
         listed = res.result if res.success and isinstance(res.result, list) else None
         selected = candidates if listed is None else {json.loads(line)["unique_id"] for line in listed}
         return (seeds | {owned[uid] for uid in candidates & selected}) & set(tables)

@@ -76,6 +76,8 @@ class DbtRunResult:
     run_results: str | None = None
     listed: list[str] = field(default_factory=list)  # `dbt ls` output
     timings: dict[str, float] = field(default_factory=dict)
+    #: how dbt parsed the project: "partial: <what changed>" or "full: <why>" (invocation.parse_mode)
+    parse: str | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # what branchops decided for the user, in words
 
@@ -104,7 +106,7 @@ class DbtRunResult:
             "failures": [n.to_dict() for n in self.failures], "nodes": [n.to_dict() for n in self.nodes],
             "exposures": [e.to_dict() for e in self.exposures], "manifest": self.manifest,
             "run_results": self.run_results, "listed": self.listed,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()}, "error": self.error,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()}, "parse": self.parse, "error": self.error,
             "notes": list(self.notes),
         }
 

@@ -8,7 +8,9 @@ One invocation, start to end:
    models and snapshots whose branch tables must be copied in as real tables;
 3. run the dbt command with the parsed manifest (``--state`` from the base ref's stored build
    when the selection uses it); when dbt connects, the plugin fills its database with a view
-   over ``iceberg_scan`` for every branch table (``branchops.dbt.scratch``);
+   over ``iceberg_scan`` for every branch table (``branchops.dbt.scratch``). A classifying
+   ``refine`` compiles first and leaves that database open: the run reuses it, with the tables
+   it updates in place copied in;
 4. only if dbt succeeded (no model error, no error-severity test failure): write every built
    model, seed and snapshot to the branch in **one** commit through ``Lakehouse.writing`` (for
    ``main`` that is write-audit-publish), with ``manifest.json`` and ``run_results.json`` stored
@@ -48,7 +50,7 @@ from branchops.dbt.invocation import (
 from branchops.dbt.project import SCRATCH_ENV, DbtProject
 from branchops.dbt.publish import write_relation_detail
 from branchops.dbt.results import DbtRunFailed, DbtRunResult, NodeResult, exposures, model_tables, publishable
-from branchops.dbt.scratch import close_dbt_connections, dbt_connection, relation_name, write_spec
+from branchops.dbt.scratch import close_dbt_connections, copy_in, dbt_connection, relation_name, write_spec
 from branchops.engine import engine_class
 from branchops.errors import UsageError
 
@@ -133,21 +135,35 @@ def run_dbt(
             return run_on_trino(lakehouse, inv, result, publishing=command in PUBLISHING, started=started)
         project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
                               threads=threads)
-        write_spec(inv.spec, tables)  # parse and ls open no database; written again below
+        write_spec(inv.spec, tables)  # the database a refine's compile opens: every table a view
         inv.seed_partial_parse(base or lakehouse.main, stored)
-        manifest_obj, manifest = inv.parse(result)
-        if inv.refine is not None:
-            inv.refine(inv, manifest_obj, manifest)
-        copy = inv.in_place_tables(manifest_obj, manifest, tables)
-        write_spec(inv.spec, tables, copy)
-        copies = {t: _row_count(lakehouse, branch, t) for t in copy}
-        result.timings["prepare"] = time.perf_counter() - started
         try:
+            close_dbt_connections()  # a database an earlier run in this process left would hold its tables
+            parsing = time.perf_counter()
+            manifest_obj, manifest = inv.parse(result)
+            result.timings["parse"] = time.perf_counter() - parsing  # the first in a process imports dbt
+            if inv.refine is not None:  # its compile leaves dbt's database open for the build
+                inv.refine(inv, manifest_obj, manifest)
+            copy = inv.in_place_tables(manifest_obj, manifest, tables)
+            write_spec(inv.spec, tables, copy)  # for a database dbt opens from here on
+            _copy_into_open_database(tables, copy)
+            copies = {t: _row_count(lakehouse, branch, t) for t in copy}
+            result.timings["prepare"] = time.perf_counter() - started
             _run_and_publish(lakehouse, inv, result, manifest_obj, manifest, tables, copies)
         finally:
             close_dbt_connections()
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def _copy_into_open_database(tables: Mapping[str, str], copy: set[str]) -> None:
+    """The database a refine's compile left open (the build reuses it) gets the copies too."""
+    con = dbt_connection() if copy else None
+    if con is not None:
+        try:
+            copy_in(con, tables, copy)
+        finally:
+            con.close()
 
 
 def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
@@ -159,7 +175,7 @@ def _row_count(lakehouse: Lakehouse, ref: str, table: str) -> int:
 def _run_and_publish(lakehouse: Lakehouse, inv: Invocation, result: DbtRunResult, manifest_obj: Any,
                      manifest: Mapping[str, Any], tables: Mapping[str, str], copies: Mapping[str, int]) -> None:
     started = time.perf_counter()
-    argv = [inv.command, *inv.common, *inv.state_args, *inv.user_args]
+    argv = [inv.command, *inv.common, *inv.run_state_args, *inv.user_args]
     res = invoke(argv, manifest=manifest_obj, keep_open=True)
     result.timings["dbt"] = time.perf_counter() - started
     record_outcome(inv, res, result, manifest)

@@ -15,6 +15,7 @@ database; after dbt, :func:`dbt_connection` hands the same database to the publi
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,14 @@ def populate(con: duckdb.DuckDBPyConnection, spec_path: str | Path) -> None:
         con.execute(f"CREATE {kind} {relation_name(table)} AS SELECT * FROM iceberg_scan({sql_string(location)})")
 
 
+def copy_in(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str], copy: Iterable[str]) -> None:
+    """Turn the views of ``copy`` into real tables in a database :func:`populate` filled with views."""
+    for table in sorted(set(copy) & set(tables)):
+        rel = relation_name(table)
+        con.execute(f"DROP VIEW {rel}")
+        con.execute(f"CREATE TABLE {rel} AS SELECT * FROM iceberg_scan({sql_string(tables[table])})")
+
+
 def dbt_connection() -> duckdb.DuckDBPyConnection | None:
     """A cursor on the database the last dbt invocation built into (None if it opened none)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -61,6 +70,8 @@ def dbt_connection() -> duckdb.DuckDBPyConnection | None:
 
 def close_dbt_connections() -> None:
     """Release dbt-duckdb's database (kept in a class attribute between invocations)."""
+    if "dbt.adapters.duckdb.connections" not in sys.modules:
+        return  # dbt-duckdb has not run in this process: nothing to release (and no import of it here)
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     env = DuckDBConnectionManager._ENV

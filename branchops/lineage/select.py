@@ -58,8 +58,9 @@ class LineageSelection:
         base = json.loads((inv.work / "state" / "manifest.json").read_text())
         compiled_path = inv.work / "compiled-manifest.json"
         # compiling marks the nodes of the manifest object compiled: the build must get a pristine one
+        # the compile's database (every branch table a view) stays open: the build reuses it
         res = invoke(["compile", "--quiet", *inv.common, *inv.state_args, "--select", "state:modified+"],
-                      manifest=_pristine(manifest_obj))
+                      manifest=_pristine(manifest_obj), keep_open=True)
         if not res.success:
             self.fallback = f"dbt compile failed: {failure_text(res) or 'see the dbt log'}"
             return
@@ -67,7 +68,8 @@ class LineageSelection:
         head = json.loads(compiled_path.read_text())
         inv.on_manifest = lambda path: fill_compiled_code(path, [head, base])
         listed = invoke(["ls", "--log-level", "none", *inv.common, *inv.state_args, "--output", "json",
-                          "--output-keys", "unique_id", "--select", "state:modified"], manifest=manifest_obj)
+                          "--output-keys", "unique_id", "--select", "state:modified"], manifest=manifest_obj,
+                         keep_open=True)
         if not listed.success or not isinstance(listed.result, list):
             self.fallback = "dbt ls of state:modified failed"
             return

@@ -73,4 +73,6 @@ def outcome_of(result: DbtRunResult, seconds: float) -> BuildOutcome:
         seconds=seconds,
         published_hash=result.hash,
         notes=tuple(result.notes),
+        timings=dict(result.timings),
+        parse=result.parse,
     )

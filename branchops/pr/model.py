@@ -91,6 +91,10 @@ class BuildOutcome:
     notes: tuple[str, ...] = ()  # e.g. the base's manifest came from another dbt version
     #: the change classification and impact (``branchops.lineage.LineageSelection.to_dict``); None: off
     lineage: dict[str, Any] | None = None
+    #: seconds of the dbt run's steps (``DbtRunResult.timings``: parse, prepare, dbt, publish, total)
+    timings: dict[str, float] = field(default_factory=dict)
+    #: how dbt parsed the PR's project (``DbtRunResult.parse``): partial from the base's stored state, or full and why
+    parse: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,7 @@ class BuildOutcome:
             "ok": self.ok, "built": list(self.built), "reused": list(self.reused), "tests": self.tests.to_dict(),
             "errors": list(self.errors), "exposures": list(self.exposures), "seconds": round(self.seconds, 3),
             "published_hash": self.published_hash, "lineage": self.lineage,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()}, "parse": self.parse,
         }
 
 

@@ -48,3 +48,18 @@ def test_state_selection_without_a_stored_build_is_a_usage_error(
     with pytest.raises(UsageError, match="no dbt build is recorded on main"):
         build(lh, "main", project, select=["state:modified+"], dbt_output="stderr")
     lh.close()
+
+
+def test_a_build_says_whether_dbt_took_the_stored_partial_parse_state(
+    main_build: tuple[Lakehouse, DbtRunResult], project: Path
+) -> None:
+    """dbt falls back to a full parse without a word when the stored state does not fit (other
+    vars, profile, dbt version): the result says which parse it was, and why."""
+    lh, _ = main_build
+    lh.catalog.create_branch("pr-parse", "main")
+    same = build(lh, "pr-parse", project, select=["stg_orders"], dbt_output="stderr")
+    assert same.parse == "partial: nothing changed"
+    other_vars = build(lh, "pr-parse", project, select=["stg_orders"], args=["--vars", "{bucket: 7}"],
+                       dbt_output="stderr")
+    assert other_vars.parse == "full: config vars, config profile, or config target have changed"
+    assert other_vars.to_dict()["parse"] == other_vars.parse

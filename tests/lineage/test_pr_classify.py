@@ -104,3 +104,45 @@ def test_a_comment_is_metadata_only_and_classify_off_builds_state_modified(shop:
     off, report = sync(lh, 44, changed, classify=False)
     assert off.build["lineage"] is None and "classification" not in report
     assert sorted(off.build["built"]) == sorted(["analytics.orders", *DOWNSTREAM_OF_ORDERS])
+
+
+def test_the_build_reuses_the_compiles_database_with_in_place_tables_copied_in(
+        shop: tuple[Lakehouse, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Classification compiles in dbt's scratch database and the build reuses it: the branch's
+    views are made once. Tables the build updates in place (seeds, the incremental model a
+    breaking change rebuilds) are copied into it: delete+insert into a view would fail."""
+    import branchops.dbt.plugin as plugin
+
+    lh, project = shop
+    opened: list[str] = []
+
+    def populate(con: Any, spec_path: str) -> None:  # the real one, counted
+        opened.append(spec_path)
+        real(con, spec_path)
+
+    real = plugin.populate
+    monkeypatch.setattr(plugin, "populate", populate)
+    newcol = edit(project, "orders.sql", "coalesce(p.amount, 0) as amount",
+                  "coalesce(p.amount, 0) as amount,\n    p.payments as payment_count", "reuse-newcol")
+    out, _ = sync(lh, 45, newcol)
+    assert out.status is Status.PASSED, out.reason
+    assert out.build["built"] == ["analytics.orders"]
+    # dbt took the partial-parse state stored with main's build: it parsed only the changed file
+    assert out.build["parse"] == "partial: 0 files deleted, 0 files added, 1 files changed"
+    assert len(opened) == 1  # one database: the compile's, then the build's
+
+    opened.clear()
+    doubled = edit(project, "orders.sql", "coalesce(p.amount, 0) as amount", "coalesce(p.amount, 0) * 2 as amount",
+                   "reuse-breaking")
+    out, _ = sync(lh, 46, doubled)
+    assert out.status is Status.PASSED, out.reason
+    assert out.build["lineage"]["models"][0]["kind"] == "breaking"
+    assert "analytics.fct_daily_revenue" in out.build["built"]  # incremental: updated in place on a copy
+    assert len(opened) == 1
+    # updated in place, not rebuilt (dbt rebuilds an incremental model that finds a view): the
+    # days before main's newest keep main's revenue, the newest is re-aggregated with doubled amounts
+    main, pr = ({r["order_date"]: r["revenue"] for r in lh.catalog.load_table(ref, "analytics.fct_daily_revenue")
+                 .scan(selected_fields=("order_date", "revenue")).to_arrow().to_pylist()} for ref in ("main", "pr-46"))
+    newest = max(main)
+    assert set(pr) == set(main) and pr[newest] == 2 * main[newest]
+    assert all(pr[day] == main[day] for day in main if day != newest)
