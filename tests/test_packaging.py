@@ -26,44 +26,43 @@ def test_cli_import_loads_no_data_stack() -> None:
     assert json.loads(out.stdout.replace("'", '"')) == []
 
 
-def test_branch_list_loads_no_data_stack_and_no_sqlalchemy(tmp_path: Path) -> None:
-    """A quick command on the embedded catalog talks DB-API (sqlite3) itself and its settings are a
-    plain dataclass: running ``branch list`` loads none of the heavy modules, SQLAlchemy and
-    pydantic included (typer 0.29 would load pydantic to coerce parameters: pinned below it)."""
+def run_loading(argv: list[str], cwd: Path, *setup: list[str]) -> tuple[str, list[str]]:
+    """Run ``branchops argv`` in-process in a fresh interpreter in ``cwd`` (after the ``setup``
+    commands, each a whole process): its stdout, and which of :data:`HEAVY` it had loaded."""
     exe = str(Path(sys.executable).with_name("branchops"))
-    subprocess.run([exe, "init"], cwd=tmp_path, check=True, capture_output=True)
+    for args in setup:
+        subprocess.run([exe, *args], cwd=cwd, check=True, capture_output=True)
     code = (
         "import sys\n"
         "from branchops.cli import main\n"
         "try:\n"
-        "    main(['branch', 'list'])\n"
+        f"    main({argv!r})\n"
         "finally:\n"
         f"    print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), file=sys.stderr)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
     assert out.returncode == 0, out.stderr
-    assert "main" in out.stdout
-    assert out.stderr.strip().splitlines()[-1] == "LOADED []"
+    loaded = out.stderr.strip().splitlines()[-1]
+    assert loaded.startswith("LOADED ")
+    return out.stdout, json.loads(loaded[len("LOADED "):].replace("'", '"'))
+
+
+def test_branch_list_loads_no_data_stack_and_no_sqlalchemy(tmp_path: Path) -> None:
+    """A quick command on the embedded catalog talks DB-API (sqlite3) itself and its settings are a
+    plain dataclass: running ``branch list`` loads none of the heavy modules, SQLAlchemy and
+    pydantic included (typer 0.29 would load pydantic to coerce parameters: pinned below it)."""
+    stdout, loaded = run_loading(["branch", "list"], tmp_path, ["init"])
+    assert "main" in stdout
+    assert loaded == []
 
 
 def test_a_diff_nothing_moved_in_loads_no_data_stack(tmp_path: Path) -> None:
     """``diff`` of two refs with the same tables is answered from the catalog: the per-table
     machinery (pyiceberg's manifest reader, sqlglot, DuckDB) is imported only when a table moved."""
-    exe = str(Path(sys.executable).with_name("branchops"))
-    subprocess.run([exe, "init"], cwd=tmp_path, check=True, capture_output=True)
-    subprocess.run([exe, "branch", "create", "same"], cwd=tmp_path, check=True, capture_output=True)
-    code = (
-        "import sys\n"
-        "from branchops.cli import main\n"
-        "try:\n"
-        "    main(['--output', 'json', 'diff', 'same', '--base', 'main'])\n"
-        "finally:\n"
-        f"    print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), file=sys.stderr)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["tables"] == []
-    assert out.stderr.strip().splitlines()[-1] == "LOADED []"
+    stdout, loaded = run_loading(["--output", "json", "diff", "same", "--base", "main"], tmp_path,
+                                 ["init"], ["branch", "create", "same"])
+    assert json.loads(stdout)["tables"] == []
+    assert loaded == []
 
 
 def test_public_names_still_resolve_lazily() -> None:
