@@ -66,7 +66,7 @@ class Settings:
         problems: list[str] = []
         for f in fields(self):
             try:
-                value = _check(f.type if isinstance(f.type, str) else str(f.type), getattr(self, f.name))
+                value = _check(str(f.type), getattr(self, f.name))  # annotations are text here (__future__)
             except _Bad as e:
                 problems.append(f"{f.name}: {e}")
                 continue
@@ -282,8 +282,11 @@ def _int(value: Any) -> int:
         raise _Bad("must be a whole number, not a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
     raise _Bad(f"must be a whole number, not {value!r}")
 
 

@@ -57,3 +57,14 @@ def test_secret_setting_is_never_shown(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert s.nessie_token is not None and s.nessie_token.get_secret_value() == "tok-very-secret"
     assert "tok-very-secret" not in repr(s) and "tok-very-secret" not in str(s)
     assert "tok-very-secret" not in json.dumps(dataclasses.asdict(s), default=str)
+
+
+@pytest.mark.parametrize("raw", ["-+4", "²", "4.5", "four"])
+def test_a_number_setting_that_is_not_a_whole_number_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("BRANCHOPS_THREADS", raw)
+    with pytest.raises(ConfigError, match="threads: must be a whole number"):
+        load_settings(_write(tmp_path, "[branchops]\n"))
+    monkeypatch.setenv("BRANCHOPS_THREADS", " 3 ")
+    assert load_settings(_write(tmp_path, "[branchops]\n")).threads == 3

@@ -46,26 +46,19 @@ def _duckdb(catalog: VersionedCatalog, threads: int | None) -> Engine:
     return engine
 
 
-def diff_refs(
-    lakehouse: Lakehouse | VersionedCatalog,
-    base: str,
-    head: str,
-    *,
-    engine: Engine | None = None,
-    options: DiffOptions | None = None,
-    **kw: Any,
+def diff_in_engine(
+    lakehouse: Lakehouse | VersionedCatalog, base: str, head: str, opts: DiffOptions, engine: Engine | None = None
 ) -> DiffResult:
     """What changed from ``base`` to ``head`` (refs, ``ref@hash`` or ``@hash``), table by table,
     in ``engine``, or without one in a DuckDB of its own (opened only when a table has to be
     scanned). The public :func:`branchops.diff.diff_refs` (diff/run.py) picks the engine of the
-    settings first; this module does not import that one (no import cycle).
+    settings and calls this; this module does not import that one (no import cycle).
 
-    Keyword arguments are :class:`DiffOptions` fields. Raises RefNotFound (unknown ref) and
-    UsageError (a key naming a missing table or column, a bad pattern).
+    Raises RefNotFound (unknown ref) and UsageError (a key naming a missing table or column, a
+    bad pattern).
     """
     from branchops.catalog.base import VersionedCatalog
 
-    opts = options or DiffOptions(**kw)
     if isinstance(lakehouse, VersionedCatalog):
         catalog, threads = lakehouse, None
     else:

@@ -111,7 +111,7 @@ def diff_rows(
                                          opts.tolerance, opts.sample, profile=False)
                 if got is not None:
                     return RowDiff(got.rows, got.columns, got.samples, (0, 0), one.profiles)
-                src = one.base, one.head
+                src, profiles = (one.base, one.head), one.profiles
             else:
                 groups, duplicates, n_keys = _key_groups(engine, scratch, base, head, key, columns, source_rows,
                                                          join=not keys_repeat)

@@ -46,7 +46,7 @@ def diff_refs(
     opts = options or DiffOptions(**kw)
     if engine is None and not isinstance(lakehouse, VersionedCatalog) and lakehouse.settings.engine != "duckdb":
         return diff_in_configured_engine(lakehouse, base, head, opts)
-    return compute.diff_refs(lakehouse, base, head, engine=engine, options=opts)
+    return compute.diff_in_engine(lakehouse, base, head, opts, engine)
 
 def diff_engine(lakehouse: Lakehouse) -> Engine | None:
     """The engine the diff runs in, from the settings (``load_engine``).
@@ -92,10 +92,10 @@ def diff_as_asked(
     lakehouse: Lakehouse, base: str, head: str, engine: Engine | None, options: DiffOptions
 ) -> DiffResult:
     """``diff_refs`` in ``engine``, through :func:`readable_ref`; the result names the refs asked for."""
-    from branchops.diff.compute import diff_refs
+    from branchops.diff.compute import diff_in_engine
 
     with readable_ref(lakehouse, engine, base) as b, readable_ref(lakehouse, engine, head) as h:
-        result = diff_refs(lakehouse, b, h, engine=engine, options=options)
+        result = diff_in_engine(lakehouse, b, h, options, engine)
     return dataclasses.replace(result, base=dataclasses.replace(result.base, ref=base),
                                head=dataclasses.replace(result.head, ref=head))
 

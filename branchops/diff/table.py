@@ -210,9 +210,8 @@ class TableDiffer:
         return self._files_source(0, only_b), self._files_source(1, only_h), Method.FILE_PRUNING, stats
 
     def _pruned_rows(self, b: TableSnapshot, h: TableSnapshot) -> tuple[int, int] | None:
-        """Rows in the files a pruned diff reads (exact: no delete files), for engines that use them."""
-        if not self.engine.ONE_QUERY_KEYED_DIFF:
-            return None
+        """Rows in the files a pruned diff reads, from the manifests (exact: pruning needs no delete
+        files), so no engine counts them again."""
         bf, hf = b.files(), h.files()
         return (sum(f.record_count for p, f in bf.items() if p not in hf),
                 sum(f.record_count for p, f in hf.items() if p not in bf))

@@ -107,11 +107,6 @@ def _login(data: Mapping[str, Any]) -> str:
     return str(user.get("login") or "")
 
 
-def truncate_utf8(text: str, limit: int = MAX_COMMENT_BYTES, note: str = "") -> str:
-    """:func:`branchops.text_fit.truncate_utf8` at GitHub's comment limit by default."""
-    return text_fit.truncate_utf8(text, limit, note)
-
-
 def approvers(reviews: Sequence[Review], sha: str) -> list[str]:
     """Reviewers who approved exactly ``sha`` and have not requested changes since.
 
@@ -227,7 +222,7 @@ class GitHubClient:
     def upsert_sticky_comment(self, pr: int, body: str, marker: str = MARKER) -> IssueComment:
         """Edit the comment holding ``marker`` (or create it once); the body is cut to GitHub's limit."""
         text = body if marker in body else f"{marker}\n{body}"
-        text = truncate_utf8(redact(text), MAX_COMMENT_BYTES, "\n\n_… report cut at GitHub's comment limit_\n")
+        text = text_fit.truncate_utf8(redact(text), MAX_COMMENT_BYTES, "\n\n_… report cut at GitHub's comment limit_\n")
         for comment in self.list_comments(pr):
             if marker in comment.body:
                 return self.update_comment(comment.id, text)
@@ -263,7 +258,8 @@ class GitHubClient:
             self.set_status(check.sha, "success" if ok else "failure", title, details_url)
             return
         output = {"title": redact(title)[:1000],
-                  "summary": truncate_utf8(redact(summary), MAX_COMMENT_BYTES, "\n\n_… cut at GitHub's limit_\n")}
+                  "summary": text_fit.truncate_utf8(redact(summary), MAX_COMMENT_BYTES,
+                                                    "\n\n_… cut at GitHub's limit_\n")}
         body: dict[str, Any] = {"status": "completed", "conclusion": "success" if ok else "failure", "output": output}
         if details_url:
             body["details_url"] = details_url

@@ -4,6 +4,8 @@ connections that survive a server dropping them."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,11 +85,39 @@ def test_postgres_pool_reconnects_after_the_server_drops_a_connection(postgres_u
         try:
             with other.transaction() as conn:
                 assert conn.scalar("SELECT pg_terminate_backend(:pid)", {"pid": pid}) is True
+            for _ in range(500):  # terminate only signals: wait until the backend is gone
+                with other.transaction(read_only=True) as conn:
+                    if not conn.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid", {"pid": pid}):
+                        break
+                time.sleep(0.01)
+            else:
+                pytest.fail(f"backend {pid} still running 5 s after pg_terminate_backend")
         finally:
             other.close()
         with db.transaction(read_only=True) as conn:  # the pooled connection is dead: pinged, replaced
             assert conn.scalar("SELECT pg_backend_pid()") != pid
     finally:
+        db.close()
+
+
+def test_sqlite_writers_take_the_write_lock_at_begin_and_readers_do_not(tmp_path: Path) -> None:
+    """Concurrent writers serialize at BEGIN (BEGIN IMMEDIATE); a read-only transaction takes no
+    write lock, so it never makes a writer wait (WAL)."""
+    path = tmp_path / "locks.db"
+    db = connect(f"sqlite:///{path}")
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.transaction() as conn:
+            conn.execute("CREATE TABLE t (x INTEGER)")
+        with db.transaction(), pytest.raises(sqlite3.OperationalError, match="locked"):
+            probe.execute("BEGIN IMMEDIATE")
+        with db.transaction(read_only=True) as conn:
+            assert conn.scalar("SELECT count(*) FROM t") == 0
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("INSERT INTO t VALUES (1)")
+            probe.execute("COMMIT")
+    finally:
+        probe.close()
         db.close()
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from branchops.config import Settings
-from branchops.diff.compute import diff_refs
+from branchops.diff.run import diff_refs
 from branchops.engine.trino import TrinoEngine
 from branchops.lakehouse import Lakehouse
 

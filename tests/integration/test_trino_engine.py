@@ -222,7 +222,7 @@ def test_load_engine_and_query_ref_use_the_branch_catalog(lakehouse: Lakehouse) 
 
 
 def test_diff_runs_in_trino(lakehouse: Lakehouse, engine: TrinoEngine) -> None:
-    from branchops.diff.compute import diff_refs
+    from branchops.diff.run import diff_refs
 
     lakehouse.ingest("raw.customers", pa.table({"id": [1, 2, 3], "name": ["ann", "bob", "cy"]}))
     lakehouse.catalog.create_branch("feat", "main")

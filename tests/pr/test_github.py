@@ -19,7 +19,6 @@ from branchops.pr.github import (
     append_step_summary,
     approvers,
     run_url,
-    truncate_utf8,
     write_outputs,
 )
 
@@ -71,7 +70,6 @@ def test_comment_is_cut_at_githubs_limit(github: FakeGitHub) -> None:
     posted = github.bodies(3)[0]
     assert len(posted.encode()) <= MAX_COMMENT_BYTES
     assert posted.startswith(MARKER) and "cut at GitHub's comment limit" in posted
-    assert truncate_utf8("abc", 10) == "abc"
 
 
 def test_approvers_follow_each_reviewers_latest_position(github: FakeGitHub) -> None:

@@ -235,23 +235,27 @@ class Database:
         raises. ``read_only`` takes no write lock (SQLite) and always ends in a rollback."""
         raw = self._checkout()
         conn = Connection(self, raw)
-        ok = False
+        ok = begun = False
         try:
             conn.execute(self.BEGIN_READ if read_only else self.BEGIN_WRITE)
+            begun = True
             yield conn
             conn.execute("ROLLBACK" if read_only else "COMMIT")
             ok = True
         finally:
-            if not ok:
-                ok = self._rollback(raw)
+            if not ok:  # a BEGIN that failed (a busy SQLite file) left nothing to roll back
+                ok = self._rollback(raw) if begun else True
             self._checkin(raw, ok)
 
     def _rollback(self, raw: Any) -> bool:
+        cur = raw.cursor()
         try:
-            raw.cursor().execute("ROLLBACK")
+            cur.execute("ROLLBACK")
             return True
         except self.DRIVER_ERRORS:
             return False  # the connection is gone: drop it
+        finally:
+            cur.close()
 
     def _checkout(self) -> Any:
         while True:
@@ -314,8 +318,8 @@ class SqliteDatabase(Database):
 
     @staticmethod
     def _open(path: str) -> sqlite3.Connection:
+        # timeout=120 is SQLite's busy timeout (PRAGMA busy_timeout = 120000)
         raw = sqlite3.connect(path, timeout=120, check_same_thread=False, isolation_level=None)
-        raw.execute("PRAGMA busy_timeout = 120000")
         if path != ":memory:":
             raw.execute("PRAGMA journal_mode = WAL")
             raw.execute("PRAGMA synchronous = NORMAL")
