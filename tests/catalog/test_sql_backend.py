@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -76,3 +77,40 @@ def test_jdbc_tables_have_pyiceberg_s_exact_layout() -> None:
     for ours, theirs in ((ice_t, IcebergTables.__table__), (ns_t, IcebergNamespaceProperties.__table__)):
         for dialect in (sqlite.dialect(), postgresql.dialect()):
             assert ours.ddl() == str(CreateTable(theirs).compile(dialect=dialect)).strip()
+
+
+def test_opening_a_ready_catalog_waits_for_no_writer(sql_settings: Settings) -> None:
+    """A catalog whose tables and default branch exist opens with reads only: a writer that holds
+    SQLite's write lock (or PostgreSQL's schema lock) does not hold up a reader's ``branch list``."""
+    uri = sql_settings.catalog_url
+    SqlVersionedCatalog(uri, warehouse=str(sql_settings.root)).close()  # creates the tables
+    if uri.startswith("sqlite"):
+        import sqlite3
+
+        holder: Any = sqlite3.connect(uri.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # a writer in the middle of a commit
+    else:
+        import psycopg2
+
+        from branchops.catalog.sql.schema import _SCHEMA_LOCK_KEY
+
+        holder = psycopg2.connect(uri.replace("postgresql+psycopg2://", "postgresql://"))
+        holder.autocommit = True
+        holder.cursor().execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+    refs: list[str] = []
+
+    def reader() -> None:
+        cat = SqlVersionedCatalog(uri, warehouse=str(sql_settings.root))
+        try:
+            refs.extend(r.name for r in cat.list_refs())
+        finally:
+            cat.close()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    t.join(timeout=10)
+    opened = not t.is_alive()
+    holder.close()  # lets a blocked reader go on either way
+    t.join()
+    assert opened, "opening the catalog waited for the writer's lock"
+    assert refs == ["main"]

@@ -42,6 +42,7 @@ from branchops.catalog.sql.pointers import (
     copy_rows,
     ensure_jdbc_schema,
     is_published,
+    jdbc_refs_t,
     publish,
     published,
     set_rows,
@@ -49,6 +50,7 @@ from branchops.catalog.sql.pointers import (
 )
 from branchops.catalog.sql.schema import changes_t, commits_t, ensure_schema, ice_t, now, ns_t, parents_t, refs_t
 from branchops.catalog.sql.states import LOOK_UP, ensure_state_schema, position, record, tables_at
+from branchops.catalog.sql.states import TABLES as STATE_TABLES
 from branchops.errors import (
     MergeConflict,
     RefAlreadyExists,
@@ -86,7 +88,7 @@ class SqlVersionedCatalog(VersionedCatalog):
             ensure_jdbc_schema(conn, self.default_branch)
 
         try:
-            ensure_schema(self.db, self.default_branch, also=more_tables)
+            ensure_schema(self.db, self.default_branch, also=more_tables, more=(*STATE_TABLES, jdbc_refs_t))
         except BaseException:
             self.db.close()
             raise

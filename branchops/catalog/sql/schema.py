@@ -110,9 +110,24 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def ensure_schema(db: Database, default_branch: str, also: Callable[[Connection], None] | None = None) -> None:
+def schema_complete(db: Database, default_branch: str, more: Sequence[Table] = ()) -> bool:
+    """Whether every table (``more`` too) and ``default_branch`` exist: a read that takes no write
+    lock, so opening a catalog that is ready never waits for a writer (SQLite's file lock, the
+    PostgreSQL advisory lock) nor takes one."""
+    names = [t.name for t in (*JDBC_TABLES, *TABLES, *more)]
+    with db.transaction(read_only=True) as conn:
+        if len(conn.existing_tables(names)) < len(set(names)):
+            return False
+        return conn.first("SELECT name FROM branchops_refs WHERE name = :name", {"name": default_branch}) is not None
+
+
+def ensure_schema(db: Database, default_branch: str, also: Callable[[Connection], None] | None = None,
+                  more: Sequence[Table] = ()) -> None:
     """Create the tables that are missing, and ``default_branch`` (empty) if it is not there;
-    ``also`` creates more tables in the same transaction (and under the same lock)."""
+    ``also`` creates more tables (``more``) in the same transaction (and under the same lock).
+    A catalog where all of it exists is only read (:func:`schema_complete`)."""
+    if schema_complete(db, default_branch, more):
+        return
     with db.transaction() as conn:
         if db.SCHEMA_LOCK is not None:
             conn.execute(db.SCHEMA_LOCK, {"key": _SCHEMA_LOCK_KEY})
