@@ -218,11 +218,17 @@ def load_settings(path: str | Path | None = None, *, required: bool = True, **ov
 def catalog_exists(settings: Settings) -> bool:
     """Whether the embedded catalog is there already: its SQLite file (or ``:memory:``). A
     PostgreSQL database is made by its server and a Nessie catalog is a server: both count as there."""
-    prefix = "sqlite:///"
-    url = settings.catalog_url
-    if settings.backend != "sql" or not url.startswith(prefix):
+    if settings.backend != "sql":
         return True
-    db = url[len(prefix):].split("?", 1)[0]
+    from branchops.catalog.sql.db import DatabaseUriError, SqliteDatabase, database_class, database_name
+
+    url = settings.catalog_url
+    try:
+        if database_class(url) is not SqliteDatabase:
+            return True
+    except DatabaseUriError:
+        return True  # opening it says what is wrong with the URI
+    db = database_name(url)
     return db in ("", ":memory:") or Path(db).is_file()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from branchops.config import load_settings
+from branchops.config import Settings, catalog_exists, load_settings
 from branchops.errors import ConfigError
 
 
@@ -68,3 +68,20 @@ def test_a_number_setting_that_is_not_a_whole_number_is_a_config_error(
         load_settings(_write(tmp_path, "[branchops]\n"))
     monkeypatch.setenv("BRANCHOPS_THREADS", " 3 ")
     assert load_settings(_write(tmp_path, "[branchops]\n")).threads == 3
+
+
+def test_catalog_exists_reads_the_sqlite_path_as_the_catalog_does(tmp_path: Path) -> None:
+    """Only an SQLite file that is not there is a missing catalog, whatever the URI's spelling."""
+    (tmp_path / "there.db").touch()
+    cases = {
+        f"sqlite:///{tmp_path}/there.db": True,
+        f"sqlite:///{tmp_path}/there.db?timeout=5": True,
+        f"sqlite:///{tmp_path}/missing.db": False,
+        f"sqlite+pysqlite:///{tmp_path}/missing.db": False,
+        "sqlite://": True,
+        "sqlite:///:memory:": True,
+        "postgresql://u@localhost/db": True,
+        "mysql://u@localhost/db": True,  # opening it says the scheme is not supported
+    }
+    for uri, exists in cases.items():
+        assert catalog_exists(Settings(root=tmp_path, catalog_uri=uri)) is exists, uri
