@@ -289,7 +289,7 @@ class GitHubClient:
         resp = self._request("PUT", f"pulls/{int(pr)}/merge",
                              {"sha": sha, "merge_method": method, "commit_title": redact(title)},
                              answers=(401, 403, 404, 405, 409, 422))
-        data = _json(resp)
+        data = json_object(resp)
         if resp.status_code >= 400:
             return CodeMerge(False, resp.status_code, str(data.get("message") or resp.reason_phrase))
         return CodeMerge(bool(data.get("merged", True)), resp.status_code, str(data.get("message") or "merged"),
@@ -297,13 +297,14 @@ class GitHubClient:
 
     def pull_merged(self, pr: int) -> CodeMerge | None:
         """The PR's code merge if it is merged (its merge commit), else None."""
-        data = _json(self._request("GET", f"pulls/{int(pr)}"))
+        data = json_object(self._request("GET", f"pulls/{int(pr)}"))
         if not data.get("merged"):
             return None
         return CodeMerge(True, 200, "already merged", str(data.get("merge_commit_sha") or "") or None)
 
 
-def _json(resp: httpx.Response) -> dict[str, Any]:
+def json_object(resp: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object; ``{}`` for a body that is not one (an error page, a list)."""
     try:
         data = resp.json()
     except ValueError:

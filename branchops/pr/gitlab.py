@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from branchops.errors import BackendError
-from branchops.pr.github import CHECK_NAME, MAX_STATUS_DESCRIPTION, Check, CodeMerge
+from branchops.pr.github import CHECK_NAME, MAX_STATUS_DESCRIPTION, Check, CodeMerge, json_object
 from branchops.secrets import redact, register_secret
 
 #: GitLab's answers that refuse a merge: 401/403 no permission, 404 unknown MR, 405 not mergeable
@@ -100,7 +100,7 @@ class GitLabClient:
         resp = self._request("PUT", f"merge_requests/{int(pr)}/merge",
                              {"sha": sha, "merge_commit_message": redact(title),
                               "squash": method == "squash"}, answers=REFUSALS)
-        data = _json(resp)
+        data = json_object(resp)
         if resp.status_code >= 400:
             return CodeMerge(False, resp.status_code, _message(resp))
         merged = data.get("state") == "merged"
@@ -108,21 +108,13 @@ class GitLabClient:
                          str(data.get("merge_commit_sha") or "") or None)
 
     def pull_merged(self, pr: int) -> CodeMerge | None:
-        data = _json(self._request("GET", f"merge_requests/{int(pr)}"))
+        data = json_object(self._request("GET", f"merge_requests/{int(pr)}"))
         if data.get("state") != "merged":
             return None
         return CodeMerge(True, 200, "already merged", str(data.get("merge_commit_sha") or "") or None)
 
 
-def _json(resp: httpx.Response) -> dict[str, Any]:
-    try:
-        data = resp.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _message(resp: httpx.Response) -> str:
-    data = _json(resp)
+    data = json_object(resp)
     msg = data.get("message") or data.get("error") or resp.text[:200]
     return json.dumps(msg) if isinstance(msg, list | dict) else str(msg)
