@@ -28,6 +28,12 @@ in-process diff with branchops imported from DIR (a checkout of another commit, 
 the same rounds, for an A/B pair measured under the same load. The load average is recorded
 before and after: the machine is shared. ``--work DIR`` keeps the generated data in DIR (and
 reuses it when DIR already holds it). Writes bench/results/diff.json.
+
+Every run also records ``cpu_seconds``: user + system CPU of the timed part, every thread (in-process
+runs) or of the whole child process (``*_cli``). Another job on the same cores stretches wall times
+by whatever share of the cores it takes, far less the CPU a run spends, so the ``*_cpu_*`` ratios
+(``vs_engine_limit_min_cpu``, ``cli_speedup_vs_reladiff_min_cpu``, ...) are the steadier comparison
+on a shared machine; the wall-clock ratios stay the ones the targets name.
 """
 
 from __future__ import annotations
@@ -62,6 +68,14 @@ FROM range({n}) r(i)
 
 
 # -- child processes ----------------------------------------------------------------------------
+def cpu_now(who: int = 0) -> float:
+    """User + system CPU seconds of this process (``who`` 0; every thread) or of its reaped children (-1)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF if who == 0 else resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1") -> dict[str, Any]:
     from branchops.config import Settings
     from branchops.diff import diff_refs
@@ -74,11 +88,12 @@ def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1")
     for module in LAZY_IMPORTS:
         importlib.import_module(module)
     imports = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_now()
     res = diff_refs(lh, base, head, keys={table: ("id",)}, sample=5, profiles=profiles == "1")
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, cpu_now() - c0
     t = res.tables[0] if res.tables else None
-    return {"seconds": secs, "import_seconds": round(imports, 4), "cold_seconds": round(secs + imports, 4),
+    return {"seconds": secs, "cpu_seconds": round(cpu, 3), "import_seconds": round(imports, 4),
+            "cold_seconds": round(secs + imports, 4),
             "method": t.method.value if t else "no_table_moved",
             "rows": t.rows.to_dict() if t and t.rows else None, "tables": len(res.tables)}
 
@@ -107,15 +122,16 @@ def child_engine_limit(root: str, base: str, head: str, table: str) -> dict[str,
 
     sql = (f"WITH b AS ({side(base)}), h AS ({side(head)}) "
            "SELECT count(*) FROM b FULL OUTER JOIN h ON b.id = h.id WHERE b.h IS DISTINCT FROM h.h")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_now()
     (changed,) = con.execute(sql).fetchone() or (0,)
-    secs = time.perf_counter() - t0
-    return {"seconds": secs, "changed_keys": int(changed), "files": {k: len(v) for k, v in files.items()}}
+    secs, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return {"seconds": secs, "cpu_seconds": round(cpu, 3), "changed_keys": int(changed),
+            "files": {k: len(v) for k, v in files.items()}}
 
 
 def child_peer(tool: str, db: str, base: str, head: str) -> dict[str, Any]:
     mod = __import__("reladiff" if tool == "reladiff" else "data_diff")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_now()
     t1 = mod.connect_to_table(f"duckdb://{db}", base, "id")
     t2 = mod.connect_to_table(f"duckdb://{db}", head, "id")
     diff = mod.diff_tables(t1, t2, extra_columns=tuple(COLUMNS[1:]))
@@ -123,13 +139,13 @@ def child_peer(tool: str, db: str, base: str, head: str) -> dict[str, Any]:
     for sign, _row in diff:
         plus += sign == "+"
         minus += sign == "-"
-    secs = time.perf_counter() - t0
-    return {"seconds": secs, "plus": plus, "minus": minus}
+    secs, cpu = time.perf_counter() - t0, cpu_now() - c0
+    return {"seconds": secs, "cpu_seconds": round(cpu, 3), "plus": plus, "minus": minus}
 
 
 def run_cli(argv: list[str], cwd: Path, timeout: float | None = None) -> dict[str, Any]:
     """A whole CLI process (start-up, imports, diff, output): wall time and peak RSS (wait4)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_now(-1)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -137,10 +153,11 @@ def run_cli(argv: list[str], cwd: Path, timeout: float | None = None) -> dict[st
         proc.kill()
         proc.communicate()
         return {"timeout": True, "timeout_seconds": timeout}
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_now(-1) - c0  # the child is reaped: its CPU is counted
     if proc.returncode not in (0, 1):  # 1: a difference was found (reladiff and --fail-on-change)
         return {"error": err.decode()[-2000:], "returncode": proc.returncode}
-    return {"seconds": round(wall, 3), "process_seconds": round(wall, 3), "stdout_tail": out.decode()[-300:]}
+    return {"seconds": round(wall, 3), "process_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+            "stdout_tail": out.decode()[-300:]}
 
 
 def cli_argv(tool: str, work: Path, data: dict[str, Any], ref: str, head_table: str,
@@ -258,6 +275,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if secs:
         out.update(min_seconds=min(secs), median_seconds=round(statistics.median(secs), 4),
                    peak_rss_mb=max(r.get("peak_rss_mb", 0) for r in runs if "seconds" in r))
+    cpu = [r["cpu_seconds"] for r in runs if "cpu_seconds" in r]
+    if cpu:
+        out.update(min_cpu_seconds=min(cpu), median_cpu_seconds=round(statistics.median(cpu), 4))
     cold = [r["cold_seconds"] for r in runs if "cold_seconds" in r]
     if cold:
         out.update(min_cold_seconds=min(cold), median_cold_seconds=round(statistics.median(cold), 4))
@@ -297,15 +317,15 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
             print(name, tool, json.dumps(res), flush=True)
     entry: dict[str, Any] = {t: summary(r) for t, r in runs.items()}
     ours = entry["branchops"]
-    for stat in ("min_seconds", "median_seconds"):
-        short = stat.split("_")[0]
+    for stat in ("min_seconds", "median_seconds", "min_cpu_seconds", "median_cpu_seconds"):
+        short = stat.removesuffix("_seconds")
         for tool, suffix in (("branchops", ""), ("branchops_no_profiles", "_no_profiles"),
                              ("baseline", "_baseline"), ("baseline_no_profiles", "_baseline_no_profiles")):
             if tool in entry and stat in entry[tool] and stat in entry["engine_limit"]:
                 limit = max(entry["engine_limit"][stat], 1e-9)
                 entry[f"vs_engine_limit{suffix}_{short}"] = round(entry[tool][stat] / limit, 2)
                 cold = entry[tool].get(f"{short}_cold_seconds")
-                if cold is not None:
+                if cold is not None and "cpu" not in short:
                     entry[f"vs_engine_limit{suffix}_cold_{short}"] = round(cold / limit, 2)
         peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
         if peers and stat in ours:

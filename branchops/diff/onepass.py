@@ -13,6 +13,12 @@
    approximate distinct counts are exact merges (``combine`` of HyperLogLog states), so every
    figure is what a scan of the side gives.
 
+A side read as its whole set of data files (no delete files) has exact non-null counts for every
+column, and exact min and max for integer columns, in its manifests (``snapshots.exact_stats``):
+the passes leave those figures out (``known_figures``) and the caller fills them in, so the one
+pass over 10M rows computes fewer aggregates. String bounds may be truncated and float bounds skip
+NaN: those are always computed.
+
 The keys are proven unique as in ``keyed.join_check``: joined + matched rows == base rows + head
 rows exactly when no key on both sides repeats, and a key on one side only is a differing row, so
 it repeats iff the differing rows of that side hold fewer distinct keys than rows. When the proof
@@ -24,15 +30,20 @@ appends the keyword (this module only ever renders for DuckDB).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from branchops.diff.queries import DIFF, DiffColumn, aliased, column_ref, compared_value, row_hash
 
+if TYPE_CHECKING:
+    from branchops.diff.snapshots import ExactStats
+
 ROWS, KEYS, JOINED, MATCHED = "__rows", "__keys", "__j", "__m"
 HB, HH = "__hb", "__hh"
 EQUAL, DIFFERING, HEAD_ROWS = "e", "x", "y"  # aliases of the partial profiles in ``combined_profiles``
+COUNTED, BOUNDED = "n", "bounds"  # figures the manifests may give exactly (``known_figures``)
 
 
 def _state(agg: exp.Expr) -> exp.Expr:
@@ -44,15 +55,31 @@ def _key_mark(i: int) -> str:
     return f"__k{i}"
 
 
-def _partials(columns: Sequence[DiffColumn], rows: exp.Expr) -> list[exp.Expr]:
+def known_figures(columns: Sequence[DiffColumn], exact: tuple[Mapping[str, ExactStats], Mapping[str, ExactStats]]
+                  ) -> dict[str, frozenset[str]]:
+    """Per column, the figures (:data:`COUNTED`, :data:`BOUNDED`) both sides' manifests give
+    exactly, which the passes then leave out; only for values compared as stored (no cast)."""
+    out: dict[str, frozenset[str]] = {}
+    for c in columns:
+        b, h = exact[0].get(c.name), exact[1].get(c.name)
+        if c.cast is not None or b is None or h is None:
+            continue
+        out[c.name] = frozenset({COUNTED} | ({BOUNDED} if b.bounded and h.bounded and c.orderable else set()))
+    return out
+
+
+def _partials(columns: Sequence[DiffColumn], rows: exp.Expr, known: Mapping[str, frozenset[str]]) -> list[exp.Expr]:
     """The partial profile of ``columns`` (values as stored: already cast as compared):
-    ``rows``, then per column i ``n<i>``, ``d<i>`` (state), ``lo<i>``, ``hi<i>``, ``m<i>`` (state)."""
+    ``rows``, then per column i ``n<i>``, ``d<i>`` (state), ``lo<i>``, ``hi<i>``, ``m<i>`` (state),
+    without the figures ``known`` from the manifests."""
     sel: list[exp.Expr] = [exp.alias_(rows, "rows")]
     for i, c in enumerate(columns):
         v = column_ref(c.name)
-        sel += [exp.alias_(exp.Count(this=v.copy()), f"n{i}"),
-                exp.alias_(_state(exp.ApproxDistinct(this=v.copy())), f"d{i}")]
-        if c.orderable:
+        skip = known.get(c.name, frozenset())
+        if COUNTED not in skip:
+            sel.append(exp.alias_(exp.Count(this=v.copy()), f"n{i}"))
+        sel.append(exp.alias_(_state(exp.ApproxDistinct(this=v.copy())), f"d{i}"))
+        if c.orderable and BOUNDED not in skip:
             sel += [exp.alias_(exp.Min(this=v.copy()), f"lo{i}"), exp.alias_(exp.Max(this=v.copy()), f"hi{i}")]
         if c.numeric:
             sel.append(exp.alias_(_state(exp.Avg(this=exp.cast(v.copy(), exp.DataType.build("DOUBLE")))), f"m{i}"))
@@ -60,8 +87,9 @@ def _partials(columns: Sequence[DiffColumn], rows: exp.Expr) -> list[exp.Expr]:
 
 
 def joined_pass(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Sequence[DiffColumn],
-                dialect: str, *, profile: bool) -> exp.Select:
-    """``(__d, __j, __m, rows, [partial profile of base,] __rows, __keys)`` per group (see the module doc)."""
+                dialect: str, *, profile: bool, known: Mapping[str, frozenset[str]] | None = None) -> exp.Select:
+    """``(__d, __j, __m, rows, [partial profile of base,] __rows, __keys)`` per group (see the module
+    doc); the profile leaves out the figures ``known`` from the manifests (``known_figures``)."""
     by_name = {c.name: c for c in columns}
     b = exp.select(
         *[exp.alias_(compared_value(c, 0), c.name, quoted=True) for c in columns],
@@ -93,7 +121,7 @@ def joined_pass(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Seq
                               expression=exp.Where(this=exp.and_(has["b"].copy(), has["h"].copy()))), MATCHED),
     ]
     rows = exp.Count(this=exp.column(HB))
-    sel += _partials(columns, rows) if profile else [exp.alias_(rows, "rows")]
+    sel += _partials(columns, rows, known or {}) if profile else [exp.alias_(rows, "rows")]
     for gathered, present, alias in ((base_row, has["b"], ROWS), (head_key, has["h"], KEYS)):
         wanted = exp.and_(exp.column(DIFF), present)
         # the CASE builds the struct only for the wanted rows (an argument is computed for every row)
@@ -139,17 +167,19 @@ def unique_check(groups: str, rows: tuple[str, str], key: Sequence[str], dialect
 
 
 def combined_profiles(groups: str, head_rows: str, columns: Sequence[DiffColumn], parts: Sequence[str],
-                      dialect: str) -> exp.Select:
+                      dialect: str, known: Mapping[str, frozenset[str]] | None = None) -> exp.Select:
     """Two rows (``__side`` 0, 1) shaped as ``queries.profiles``: each side's profile from the
     partial profiles present (``parts``: ``e``, the group of equal hashes; ``x``, the differing
-    one; at least one); head's differing rows (``head_rows``) are profiled here."""
+    one; at least one); head's differing rows (``head_rows``) are profiled here. The figures
+    ``known`` from the manifests are left out, as ``joined_pass`` left them out."""
+    known = known or {}
     def group(alias: str, differing: bool) -> exp.Expr:
         cond: exp.Expr = exp.column(DIFF) if differing else exp.not_(exp.column(DIFF))
         return exp.select(exp.Star()).from_(exp.to_table(groups, dialect=dialect), copy=False).where(
             cond, copy=False).subquery(alias)
 
     stored = [DiffColumn(c.name, numeric=c.numeric, orderable=c.orderable) for c in columns]
-    y = exp.select(*_partials(stored, exp.Count(this=exp.Star()))).from_(
+    y = exp.select(*_partials(stored, exp.Count(this=exp.Star()), known)).from_(
         exp.to_table(head_rows, dialect=dialect), copy=False).subquery(HEAD_ROWS)
     sides = ((0, [p for p in (EQUAL, DIFFERING) if p in parts]), (1, [p for p in (EQUAL,) if p in parts] + [HEAD_ROWS]))
     out: list[exp.Select] = []
@@ -157,8 +187,11 @@ def combined_profiles(groups: str, head_rows: str, columns: Sequence[DiffColumn]
         sources = [y if n == HEAD_ROWS else group(n, n == DIFFERING) for n in names]
         sel: list[exp.Expr] = [exp.alias_(exp.Literal.number(side), "__side"), _fold(exp.Add, "rows", names)]
         for i, c in enumerate(stored):
-            sel += [_fold(exp.Add, f"n{i}", names), _finalized(f"d{i}", names)]
-            if c.orderable:
+            skip = known.get(c.name, frozenset())
+            if COUNTED not in skip:
+                sel.append(_fold(exp.Add, f"n{i}", names))
+            sel.append(_finalized(f"d{i}", names))
+            if c.orderable and BOUNDED not in skip:
                 sel += [_fold(_least, f"lo{i}", names), _fold(_greatest, f"hi{i}", names)]
             if c.numeric:
                 sel.append(_finalized(f"m{i}", names))

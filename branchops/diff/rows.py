@@ -18,9 +18,9 @@ every row (two passes per side).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from branchops.diff import keyed as kq
 from branchops.diff import onepass as op
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from branchops.diff.model import DiffOptions
+    from branchops.diff.snapshots import ExactStats
     from branchops.engine.base import Engine
 
 _IDS = itertools.count()
@@ -73,11 +74,14 @@ def diff_rows(
     engine: Engine, base: exp.Expr | None, head: exp.Expr | None, columns: list[q.DiffColumn],
     key: Sequence[str] | None, counts: tuple[int, int], opts: DiffOptions, *,
     source_rows: tuple[int, int] | None = None, profile: bool = False,
+    exact: tuple[Mapping[str, ExactStats], Mapping[str, ExactStats]] | None = None,
 ) -> RowDiff:
     """Diff the rows of ``base`` and ``head`` (None: no rows) over ``columns``.
 
     ``source_rows``: the rows of ``base`` and ``head`` when known (else counted when needed);
-    ``profile``: with a key, also profile both sides in the pass that fetches the differing rows.
+    ``profile``: with a key, also profile both sides in the pass that fetches the differing rows;
+    ``exact``: per side, column figures the manifests give exactly for what ``base`` and ``head``
+    read (``snapshots.exact_stats``), which that pass then does not compute.
     """
     dialect = engine.DIALECT
     values = [c for c in columns if not key or c.name not in key]
@@ -102,7 +106,7 @@ def diff_rows(
         if key:
             one, keys_repeat = None, False
             if engine.FAST_KEYED_DIFF and base is not None and head is not None:
-                one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile)
+                one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile, exact)
             if one is not None and one.rows == (0, 0):  # every row is equal
                 return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0), dict.fromkeys([c.name for c in values], 0),
                                Samples(), (0, 0), one.profiles)
@@ -184,6 +188,7 @@ def _stored(columns: Sequence[q.DiffColumn]) -> list[q.DiffColumn]:
 def _one_pass(
     engine: Engine, scratch: _Scratch, base: exp.Expr, head: exp.Expr, key: Sequence[str],
     columns: Sequence[q.DiffColumn], source_rows: tuple[int, int] | None, profile: bool,
+    exact: tuple[Mapping[str, ExactStats], Mapping[str, ExactStats]] | None = None,
 ) -> tuple[_OnePass | None, bool]:
     """Base's and head's differing rows, stored, and (``profile``) both sides' profiles, with one
     read of base (``onepass``); and whether a key repeats. None when a key repeats, or when the
@@ -192,7 +197,9 @@ def _one_pass(
 
     dialect = engine.DIALECT
     try:
-        groups = scratch.store("f", op.joined_pass(base, head, key, columns, dialect, profile=profile).sql(dialect))
+        known = op.known_figures(columns, exact) if profile and exact is not None else {}
+        groups = scratch.store("f", op.joined_pass(base, head, key, columns, dialect, profile=profile,
+                                                   known=known).sql(dialect))
     except duckdb.OutOfMemoryException:
         return None, False
     stored = (scratch.store("c0", op.base_rows(groups, dialect).sql(dialect)),
@@ -209,10 +216,24 @@ def _one_pass(
         if not parts:  # nothing joined: both sides are empty
             profiles = profiles_from_row(None, columns), profiles_from_row(None, columns)
         else:
-            sql = op.combined_profiles(groups, stored[1], columns, parts, dialect).sql(dialect)
+            sql = op.combined_profiles(groups, stored[1], columns, parts, dialect, known).sql(dialect)
             by_side = {r["__side"]: r for r in engine.query_arrow(sql).to_pylist()}
+            if known and exact is not None:
+                for side in (0, 1):
+                    _fill_known(by_side[side], columns, known, exact[side])
             profiles = profiles_from_row(by_side[0], columns), profiles_from_row(by_side[1], columns)
     return _OnePass(q.source(stored[0], dialect), q.source(stored[1], dialect), (rows_b, rows_h), profiles), False
+
+
+def _fill_known(row: dict[str, Any], columns: Sequence[q.DiffColumn], known: Mapping[str, frozenset[str]],
+                exact: Mapping[str, ExactStats]) -> None:
+    """Put the figures the pass left out (``known``) into its profile ``row``, from the manifests."""
+    for i, c in enumerate(columns):
+        skip = known.get(c.name, frozenset())
+        if op.COUNTED in skip:
+            row[f"n{i}"] = exact[c.name].values
+        if op.BOUNDED in skip:
+            row[f"lo{i}"], row[f"hi{i}"] = exact[c.name].lo, exact[c.name].hi
 
 
 def _fetch(

@@ -146,6 +146,52 @@ def manifest_profiles(files: Mapping[str, DataFile], schema: Schema, names: Sequ
     return out
 
 
+#: types whose Iceberg bounds are the exact min and max DuckDB gives (never truncated, no NaN, and
+#: decoded to the same Python values); strings may be truncated prefixes, floats skip NaN
+EXACT_BOUND_TYPES = (IntegerType, LongType)
+
+
+@dataclass(frozen=True)
+class ExactStats:
+    """What the manifests say exactly about one column over a side's data files: its non-null
+    values and, when ``bounded``, its min and max (None and None when every value is NULL)."""
+
+    values: int
+    bounded: bool
+    lo: Any = None
+    hi: Any = None
+
+
+def exact_stats(files: Mapping[str, DataFile], schema: Schema, names: Sequence[str]) -> dict[str, ExactStats]:
+    """The columns of ``names`` whose non-null count (and, for :data:`EXACT_BOUND_TYPES`, min and
+    max) every file's statistics give exactly. Valid only when the side is read as exactly these
+    files with no delete files, by field id or stable names, and values are not cast. A column
+    some file has no counts for is left out; one without every bound is not ``bounded``."""
+    out: dict[str, ExactStats] = {}
+    for name in names:
+        f = schema.find_field(name)
+        bounded = isinstance(f.field_type, EXACT_BOUND_TYPES)
+        values, lo, hi = 0, None, None
+        for df in files.values():
+            vc = (df.value_counts or {}).get(f.field_id)
+            nc = (df.null_value_counts or {}).get(f.field_id)
+            if vc is None or nc is None:
+                break
+            values += vc - nc
+            if not bounded or vc == nc:
+                continue
+            low = _decode(f.field_type, (df.lower_bounds or {}).get(f.field_id))
+            high = _decode(f.field_type, (df.upper_bounds or {}).get(f.field_id))
+            if low is None or high is None:
+                bounded = False
+                continue
+            lo = low if lo is None or low < lo else lo
+            hi = high if hi is None or high > hi else hi
+        else:
+            out[name] = ExactStats(values, bounded, lo if bounded else None, hi if bounded else None)
+    return out
+
+
 def _key_range(field: Any, files: Sequence[DataFile]) -> tuple[bool, Any, Any] | None:
     """(any NULL, lowest, highest) of one key column over ``files``; None when a bound is unknown."""
     nulls, lo, hi = False, None, None

@@ -32,7 +32,9 @@ from branchops.diff.rows import diff_rows
 from branchops.diff.snapshots import (
     FLOAT_TYPES,
     NUMERIC_TYPES,
+    ExactStats,
     TableSnapshot,
+    exact_stats,
     field_names_stable,
     files_for_keys,
     manifest_profiles,
@@ -88,6 +90,8 @@ class TableDiffer:
         self.dialect = engine.DIALECT
         self.notes: list[str] = []
         self.columns: list[q.DiffColumn] = []
+        #: each side is read as all its data files, directly by stable names, with no delete files
+        self.whole_files = False
 
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
@@ -107,9 +111,10 @@ class TableDiffer:
                 rows[i] = 0 if src is None else int(self.engine.query(q.count_rows(src).sql(self.dialect))[0][0])
         counts = rows[0] or 0, rows[1] or 0
         read_rows = counts if method is Method.FULL_SCAN else self._pruned_rows(b, h)
+        profile = self.opts.profiles and method is not Method.FILE_PRUNING
         diff = diff_rows(self.engine, base_src, head_src, columns, self.key, counts, self.opts,
-                         source_rows=read_rows,
-                         profile=self.opts.profiles and method is not Method.FILE_PRUNING)
+                         source_rows=read_rows, profile=profile,
+                         exact=self._exact_stats(b, h, columns) if profile else None)
         read = (base_src, head_src)
         profiles, profile_source = self._profiles(b, h, columns, method, read, diff.profiles)
         return TableDiff(
@@ -206,8 +211,17 @@ class TableDiffer:
         if not direct and (not shared or len(only_b) + len(only_h) > self.engine.MAX_TABLE_FILES):
             return self._relation(0, b), self._relation(1, h), Method.FULL_SCAN, stats
         if not shared:
+            self.whole_files = direct
             return self._files_source(0, list(bf)), self._files_source(1, list(hf)), Method.FULL_SCAN, stats
         return self._files_source(0, only_b), self._files_source(1, only_h), Method.FILE_PRUNING, stats
+
+    def _exact_stats(self, b: TableSnapshot, h: TableSnapshot, columns: Sequence[q.DiffColumn]
+                     ) -> tuple[dict[str, ExactStats], dict[str, ExactStats]] | None:
+        """Column figures the manifests give exactly for what a full scan of data files reads."""
+        if not self.whole_files:
+            return None
+        names = [c.name for c in columns if c.cast is None]
+        return exact_stats(b.files(), b.schema, names), exact_stats(h.files(), h.schema, names)
 
     def _pruned_rows(self, b: TableSnapshot, h: TableSnapshot) -> tuple[int, int] | None:
         """Rows in the files a pruned diff reads, from the manifests (exact: pruning needs no delete
