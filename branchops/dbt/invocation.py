@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from branchops import progress
 from branchops.dbt import args as dbt_args
+from branchops.dbt import speedups
 from branchops.dbt.artifacts import (
     NOT_LOOKED_UP,
     PARTIAL_PARSE_FILE,
@@ -63,6 +64,7 @@ def invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False,
         # dbt-core 1.10 imports click's deprecated parser classes: third-party noise, not ours
         warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
         from dbt.cli.main import dbtRunner
+    speedups.install()
 
     sink = progress.current()  # dbt reports from its worker threads, where the context variable is unset
     callbacks: list[Callable[[EventMsg], None]] = [listen] if listen is not None else []
