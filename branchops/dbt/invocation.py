@@ -29,6 +29,7 @@ from branchops.dbt.artifacts import (
     StoredBuild,
     fetch,
     known_build,
+    read_artifact,
     version_note,
 )
 from branchops.dbt.project import DbtProject
@@ -152,6 +153,9 @@ class Invocation:
         """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
         re-parses only the files that differ (it checks versions, vars, profile and project)."""
         stored = known_build(self.lh.catalog, ref, stored)
+        if stored is not None and stored.schemas:  # and the JSON schemas dbt validates with
+            with contextlib.suppress(OSError):
+                speedups.preload_schemas(read_artifact(self.lh.catalog, stored.schemas))
         if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
             return
         with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse

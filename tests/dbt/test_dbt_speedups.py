@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
 import sys
+from typing import Any
 
+import pytest
 from dbt_common.behavior_flags import Behavior, BehaviorFlagRendered
+from dbt_common.dataclass_schema import ValidationError
 
-from branchops.dbt import speedups
+from branchops.dbt import DbtRunResult, find_build, speedups
+from branchops.dbt.artifacts import read_artifact
+from branchops.lakehouse import Lakehouse
 
 
 def _dbts_walk(skip: str) -> str:
@@ -39,3 +46,61 @@ def test_installed_flags_name_the_module_that_declared_them() -> None:
     rendered: BehaviorFlagRendered = flags.some_flag
     assert rendered._behavior_change_event.flag_source == __name__
     assert rendered.no_warn is False
+
+
+def _class(key: str) -> type:
+    module, qualname = key.split(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]
+
+
+def test_a_build_stores_the_schemas_dbt_builds_exactly(main_build: tuple[Lakehouse, DbtRunResult]) -> None:
+    lh, _ = main_build
+    stored = find_build(lh.catalog, "main")
+    assert stored is not None and stored.schemas
+    data = json.loads(read_artifact(lh.catalog, stored.schemas))
+    assert {"dbt-core", "dbt-common", "dbt-duckdb", "mashumaro"} <= set(data["versions"])
+    assert {"dbt.contracts.project:Project", "dbt.adapters.duckdb.credentials:DuckDBCredentials"} \
+        <= set(data["schemas"])
+    for key, schema in data["schemas"].items():  # through JSON and back: what dbt itself builds
+        assert schema == speedups._original_json_schema(_class(key)), key
+
+
+@pytest.fixture
+def fresh_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    speedups.install()
+    monkeypatch.setattr(speedups, "_built", {})
+    monkeypatch.setattr(speedups, "_stored", {})
+    monkeypatch.setattr(speedups, "_stored_versions", None)
+
+
+KEY = "dbt.contracts.project:ProjectFlags"
+
+
+def _stored_file(versions: dict[str, str]) -> bytes:
+    return json.dumps({"versions": versions, "schemas": {KEY: {"marker": True}}}).encode()
+
+
+@pytest.mark.usefixtures("fresh_schemas")
+def test_stored_schemas_of_the_installed_versions_are_used() -> None:
+    from dbt.contracts.project import ProjectFlags
+
+    speedups.preload_schemas(_stored_file(speedups._versions(speedups.SCHEMA_DISTRIBUTIONS)))
+    assert ProjectFlags.json_schema() == {"marker": True}
+
+
+@pytest.mark.usefixtures("fresh_schemas")
+@pytest.mark.parametrize("data", [
+    _stored_file({"dbt-core": "0.0.1"}),  # another dbt
+    b"not json", b'{"versions": {}}', b"[]",
+])
+def test_stored_schemas_of_other_versions_or_unreadable_are_not_used(data: bytes) -> None:
+    from dbt.contracts.project import ProjectFlags
+
+    speedups.preload_schemas(data)
+    schema = ProjectFlags.json_schema()
+    assert schema == speedups._original_json_schema(ProjectFlags) and "marker" not in schema
+    with pytest.raises(ValidationError):  # and dbt still validates with it
+        ProjectFlags.validate({"send_anonymous_usage_stats": "not a boolean"})
