@@ -125,10 +125,27 @@ def preload_schemas(data: bytes) -> None:
         _stored_versions = {str(k): str(v) for k, v in versions.items()}
 
 
+#: schemas a PR's partial parse of a changed model or test needs, which a build whose parse
+#: validated no node does not build on its own: a build writes them too (once: then they are stored)
+PR_SCHEMAS = ("dbt.contracts.graph.nodes:ModelNode", "dbt.artifacts.resources.v1.model:ModelConfig",
+              "dbt.artifacts.resources.v1.components:Contract", "dbt.contracts.graph.nodes:SingularTestNode",
+              "dbt.contracts.graph.nodes:GenericTestNode", "dbt.artifacts.resources.v1.config:TestConfig")
+
+
+def _build_pr_schemas() -> None:
+    for key in PR_SCHEMAS:
+        module, name = key.split(":")
+        cls = getattr(sys.modules.get(module), name, None)  # dbt loaded it, or this is no dbt run
+        if key not in _built and isinstance(cls, type) and hasattr(cls, "json_schema"):
+            cls.json_schema()
+
+
 def write_schemas(path: Path) -> bool:
-    """Write the schemas this process built, with the versions they were built with; False if none."""
+    """Write the schemas this process built or took from a stored build (with :data:`PR_SCHEMAS`),
+    with the versions they were built with; False if dbt built none here."""
     if not _built:
         return False
+    _build_pr_schemas()
     versions = _versions(_distributions(_built))
     path.write_text(json.dumps({"versions": versions, "schemas": _built}))
     return True

@@ -64,6 +64,7 @@ def test_a_build_stores_the_schemas_dbt_builds_exactly(main_build: tuple[Lakehou
     assert {"dbt-core", "dbt-common", "dbt-duckdb", "mashumaro"} <= set(data["versions"])
     assert {"dbt.contracts.project:Project", "dbt.adapters.duckdb.credentials:DuckDBCredentials"} \
         <= set(data["schemas"])
+    assert set(speedups.PR_SCHEMAS) <= set(data["schemas"])  # what a PR's parse of a changed model needs
     for key, schema in data["schemas"].items():  # through JSON and back: what dbt itself builds
         assert schema == speedups._original_json_schema(_class(key)), key
 
