@@ -98,6 +98,7 @@ def branchops(config: Path, *args: str, env: dict[str, str] | None = None, label
     proc = subprocess.run(
         [sys.executable, "-m", "branchops", "--config", str(config), "--output", "json", *args],
         capture_output=True, text=True, env={**os.environ, **(env or {}), **code}, check=False,
+        cwd=root or ROOT,  # ``-m`` puts the working directory first on sys.path
     )
     seconds = time.perf_counter() - started
     if label:
