@@ -16,7 +16,13 @@ count. Measured in the same run:
 - ``nonbreaking``: a PR adding a column to ``hub``: models built with ``--classify on`` (1; its
   10 downstream models keep main's tables) and ``--classify off`` (11, state:modified+), timed.
 
+``--baseline-root DIR`` (a checkout of another commit, e.g. ``git worktree add ../base main``) adds
+``ab``: ``--rounds`` rounds of the full build and the leaf PR's ``pr open`` run by that checkout's
+code and by this one (same interpreter and packages, ``PYTHONPATH`` picks the code), interleaved
+(ABBA) on the same lakehouse at the same load, each round's load average recorded.
+
     python bench/pr_cycle.py [--scale 0.1] [--out bench/results/pr_cycle.json]
+    python bench/pr_cycle.py --scale 10 --baseline-root ../base --rounds 3
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,13 +89,16 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def branchops(config: Path, *args: str, env: dict[str, str] | None = None, label: str = ""
-              ) -> tuple[float, dict[str, Any]]:
-    """One fresh ``branchops`` process with ``--output json``; (seconds, its JSON)."""
+def branchops(config: Path, *args: str, env: dict[str, str] | None = None, label: str = "",
+              root: Path | None = None) -> tuple[float, dict[str, Any]]:
+    """One fresh ``branchops`` process with ``--output json``; (seconds, its JSON). ``root``: run
+    that checkout's code instead (first on ``PYTHONPATH``)."""
     started, cpu = time.perf_counter(), _children_cpu()
+    code = {"PYTHONPATH": str(root)} if root is not None else {}
     proc = subprocess.run(
         [sys.executable, "-m", "branchops", "--config", str(config), "--output", "json", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False,
+        capture_output=True, text=True, env={**os.environ, **(env or {}), **code}, check=False,
+        cwd=root or ROOT,  # ``-m`` puts the working directory first on sys.path
     )
     seconds = time.perf_counter() - started
     if label:
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pr_cycle.json")
+    ap.add_argument("--baseline-root", type=Path, help="a checkout whose code runs as the baseline (A/B)")
+    ap.add_argument("--rounds", type=int, default=3, help="A/B rounds (with --baseline-root)")
     args = ap.parse_args(argv)
 
     from branchops.config import load_settings
@@ -128,6 +140,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                        label="full_build")
 
         leaf = edited(project, "leaf_09", "    country\n", "    country,\n    upper(country) as country_code\n", "leaf")
+        ab = (ab_rounds(config, project, leaf, args.baseline_root.resolve(), args.rounds)
+              if args.baseline_root else None)
         open_s, opened = branchops(config, "pr", "open", "--pr", "1", "--sha", SHA, "--project-dir", str(leaf),
                                    label="open")
         cold_s, cold = branchops(config, "pr", "open", "--pr", "2", "--sha", SHA, "--project-dir", str(leaf),
@@ -197,12 +211,60 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "on_vs_off_ratio": round(on_s / off_s, 3),
             },
         }
+        if ab is not None:
+            result["ab"] = ab
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return result
+
+
+def ab_rounds(config: Path, project: Path, leaf: Path, baseline_root: Path, rounds: int) -> dict[str, Any]:
+    """The full build and the leaf PR's ``pr open``, by the baseline's code and ours, interleaved."""
+    from branchops.config import load_settings
+    from branchops.lakehouse import Lakehouse
+
+    sides = {"baseline": baseline_root, "ours": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    loads = []
+    for r in range(rounds):
+        loads.append([round(x, 2) for x in os.getloadavg()])
+        order = list(sides) if r % 2 == 0 else list(reversed(sides))
+        for side in order:
+            branch = f"bench-ab-{side}-{r}"
+            with Lakehouse(load_settings(config)) as lh:
+                lh.catalog.create_branch(branch, from_ref="main")
+            full_s, _ = branchops(config, "dbt", "build", "--branch", branch, "--project-dir", str(project),
+                                     label=f"ab_full_{side}", root=sides[side])
+            runs[side].append({"full_build_s": round(full_s, 3), "full_cpu_s": CPU_S[f"ab_full_{side}"]})
+        for side in reversed(order):
+            pr = str(100 + 2 * r + (side == "ours"))
+            open_s, opened = branchops(config, "pr", "open", "--pr", pr, "--sha", SHA, "--project-dir", str(leaf),
+                                       label=f"ab_open_{side}", root=sides[side])
+            build = opened.get("build") or {}
+            runs[side][-1].update({
+                "open_s": round(open_s, 3), "open_cpu_s": CPU_S[f"ab_open_{side}"], "open_status": opened["status"],
+                "models_built": len(build.get("built", [])), "open_build_timings_s": build.get("timings"),
+                "open_classify_s": (build.get("lineage") or {}).get("seconds"),
+                "open_outside_sync_s": round(open_s - (opened.get("timings") or {}).get("total", 0.0), 3),
+                "classification": [(m.get("model"), m.get("kind"), m.get("reason"))
+                                   for m in (build.get("lineage") or {}).get("models", [])],
+            })
+    loads.append([round(x, 2) for x in os.getloadavg()])
+    out: dict[str, Any] = {"baseline_root": str(baseline_root), "rounds": rounds, "order": "ABBA per round",
+                           "loadavg_per_round": loads, "runs": runs}
+    for side, rs in runs.items():
+        med = {k: statistics.median(x[k] for x in rs) for k in ("full_build_s", "full_cpu_s", "open_s", "open_cpu_s")}
+        out[side] = {**{f"median_{k}": round(v, 3) for k, v in med.items()},
+                     "open_vs_full_ratio": round(med["open_s"] / med["full_build_s"], 3),
+                     "open_vs_full_cpu_ratio": round(med["open_cpu_s"] / med["full_cpu_s"], 3)}
+    out["open_s_ours_vs_baseline"] = round(out["ours"]["median_open_s"] / out["baseline"]["median_open_s"], 3)
+    out["open_cpu_ours_vs_baseline"] = round(out["ours"]["median_open_cpu_s"] / out["baseline"]["median_open_cpu_s"], 3)
+    out["same_classification"] = all(a["classification"] == b["classification"]
+                                     for a, b in zip(runs["baseline"], runs["ours"], strict=True))
+    return out
 
 
 def _bytecode_cached() -> bool:

@@ -25,6 +25,8 @@ RUN_RESULTS_PROPERTY = "branchops.dbt.run_results"
 #: dbt's partial-parse state of the build: the next run of the same code parses only what changed
 PARTIAL_PARSE_PROPERTY = "branchops.dbt.partial_parse"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+#: the JSON schemas dbt validated with in that build (``branchops.dbt.speedups``)
+SCHEMAS_PROPERTY = "branchops.dbt.schemas"
 ARTIFACTS_FOLDER = "_dbt_artifacts"
 
 
@@ -36,10 +38,11 @@ class StoredBuild:
     manifest: str
     run_results: str | None
     partial_parse: str | None = None
+    schemas: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         return {"commit": self.commit, "manifest": self.manifest, "run_results": self.run_results,
-                "partial_parse": self.partial_parse}
+                "partial_parse": self.partial_parse, "schemas": self.schemas}
 
 
 def _stored(commit: Commit) -> StoredBuild | None:
@@ -47,7 +50,7 @@ def _stored(commit: Commit) -> StoredBuild | None:
     if not manifest:
         return None
     return StoredBuild(commit.hash, manifest, commit.properties.get(RUN_RESULTS_PROPERTY),
-                       commit.properties.get(PARTIAL_PARSE_PROPERTY))
+                       commit.properties.get(PARTIAL_PARSE_PROPERTY), commit.properties.get(SCHEMAS_PROPERTY))
 
 
 class Lookup(enum.Enum):
@@ -87,14 +90,16 @@ def store_artifacts(
 ) -> dict[str, str]:
     """Copy the run's artifacts into the warehouse (under the folder of ``ref``, the ref the run
     publishes to: :mod:`branchops.security.storage`); returns the commit properties naming them."""
+    from branchops.dbt.speedups import SCHEMAS_FILE, write_schemas
     from branchops.security.storage import branch_root
 
+    write_schemas(target_path / SCHEMAS_FILE)
     root = (branch_root(catalog.warehouse, ref, catalog.protected) if ref else None) or catalog.warehouse
     folder = f"{root}/{ARTIFACTS_FOLDER}/{invocation_id}"
     io = load_file_io(properties=catalog.io_properties, location=folder)
     props: dict[str, str] = {}
     for name, key in (("manifest.json", MANIFEST_PROPERTY), ("run_results.json", RUN_RESULTS_PROPERTY),
-                      (PARTIAL_PARSE_FILE, PARTIAL_PARSE_PROPERTY)):
+                      (PARTIAL_PARSE_FILE, PARTIAL_PARSE_PROPERTY), (SCHEMAS_FILE, SCHEMAS_PROPERTY)):
         source = target_path / name
         if not source.is_file():
             continue
@@ -105,7 +110,7 @@ def store_artifacts(
     return props
 
 
-def _read(catalog: VersionedCatalog, location: str) -> bytes:
+def read_artifact(catalog: VersionedCatalog, location: str) -> bytes:
     """A stored artifact's bytes, through the warehouse's FileIO (local disk or S3)."""
     io = load_file_io(properties=catalog.io_properties, location=location)
     with io.new_input(location).open() as f:
@@ -114,7 +119,7 @@ def _read(catalog: VersionedCatalog, location: str) -> bytes:
 
 def fetch(catalog: VersionedCatalog, location: str, dest: Path) -> Path:
     """Copy a stored artifact to a local file."""
-    data = _read(catalog, location)
+    data = read_artifact(catalog, location)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     return dest
@@ -129,7 +134,7 @@ def load_manifest(catalog: VersionedCatalog, ref: str, stored: StoredBuild | Loo
     if stored is None:
         return None
     try:
-        manifest: dict[str, Any] = json.loads(_read(catalog, stored.manifest))
+        manifest: dict[str, Any] = json.loads(read_artifact(catalog, stored.manifest))
     except (OSError, ValueError):
         return None
     return manifest

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from branchops import progress
 from branchops.dbt import args as dbt_args
+from branchops.dbt import speedups
 from branchops.dbt.artifacts import (
     NOT_LOOKED_UP,
     PARTIAL_PARSE_FILE,
@@ -28,6 +29,7 @@ from branchops.dbt.artifacts import (
     StoredBuild,
     fetch,
     known_build,
+    read_artifact,
     version_note,
 )
 from branchops.dbt.project import DbtProject
@@ -63,6 +65,7 @@ def invoke(argv: list[str], manifest: Any = None, *, keep_open: bool = False,
         # dbt-core 1.10 imports click's deprecated parser classes: third-party noise, not ours
         warnings.filterwarnings("ignore", r"'parser\.\w+' is deprecated", DeprecationWarning)
         from dbt.cli.main import dbtRunner
+    speedups.install()
 
     sink = progress.current()  # dbt reports from its worker threads, where the context variable is unset
     callbacks: list[Callable[[EventMsg], None]] = [listen] if listen is not None else []
@@ -150,6 +153,9 @@ class Invocation:
         """Start from the partial-parse state stored with ``ref``'s newest build: dbt then
         re-parses only the files that differ (it checks versions, vars, profile and project)."""
         stored = known_build(self.lh.catalog, ref, stored)
+        if stored is not None and stored.schemas:  # and the JSON schemas dbt validates with
+            with contextlib.suppress(OSError):
+                speedups.preload_schemas(read_artifact(self.lh.catalog, stored.schemas))
         if stored is None or not stored.partial_parse or dbt_args.has_flag(self.user_args, "--no-partial-parse"):
             return
         with contextlib.suppress(OSError):  # a missing or unreadable state only costs a full parse

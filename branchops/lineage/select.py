@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,24 +47,25 @@ class LineageSelection:
             return  # nothing to compare against: everything is built
         started = time.perf_counter()
         try:
-            self._classify(inv, manifest_obj)
+            self._classify(inv, manifest_obj, manifest)
         finally:
             self.seconds = time.perf_counter() - started
 
-    def _classify(self, inv: Invocation, manifest_obj: Any) -> None:
+    def _classify(self, inv: Invocation, manifest_obj: Any, parsed: Mapping[str, Any]) -> None:
         from branchops.dbt.invocation import failure_text, invoke
 
         base = json.loads((inv.work / "state" / "manifest.json").read_text())
-        compiled_path = inv.work / "compiled-manifest.json"
         # compiling marks the nodes of the manifest object compiled: the build must get a pristine one
         # the compile's database (every branch table a view) stays open: the build reuses it
-        res = invoke(["compile", "--quiet", *inv.common, *inv.state_args, "--select", "state:modified+"],
-                      manifest=_pristine(manifest_obj), keep_open=True)
+        compiled = _pristine(manifest_obj)
+        # no manifest.json: the compiled nodes are read from the object (writing and reading back
+        # the whole manifest cost more than compiling the one changed model)
+        res = invoke(["compile", "--quiet", "--no-write-json", *inv.common, *inv.state_args,
+                      "--select", "state:modified+"], manifest=compiled, keep_open=True)
         if not res.success:
             self.fallback = f"dbt compile failed: {failure_text(res) or 'see the dbt log'}"
             return
-        shutil.copyfile(inv.target / "manifest.json", compiled_path)
-        head = json.loads(compiled_path.read_text())
+        head = with_compiled_nodes(parsed, compiled)
         inv.on_manifest = lambda path: fill_compiled_code(path, [head, base])
         listed = invoke(["ls", "--log-level", "none", *inv.common, *inv.state_args, "--output", "json",
                           "--output-keys", "unique_id", "--select", "state:modified"], manifest=manifest_obj,
@@ -148,6 +148,20 @@ def fill_compiled_code(path: Path, sources: Sequence[Mapping[str, Any]]) -> None
                 break
     if changed:
         path.write_text(json.dumps(manifest))
+
+
+def with_compiled_nodes(parsed: Mapping[str, Any], compiled: Any) -> dict[str, Any]:
+    """The manifest a compile would write: ``parsed`` (the parse's ``manifest.json``) with every
+    node the compile marked compiled in the manifest object ``compiled`` as dbt writes it."""
+    from dbt_common.utils.encoding import JSONEncoder  # what dbt writes its artifacts with
+
+    nodes = dict(parsed.get("nodes", {}))
+    for uid, node in compiled.nodes.items():
+        if getattr(node, "compiled", False):
+            resource = node.to_resource() if hasattr(node, "to_resource") else node
+            data = resource.to_dict(omit_none=False, context={"artifact": True})
+            nodes[uid] = json.loads(json.dumps(data, cls=JSONEncoder))
+    return {**parsed, "nodes": nodes}
 
 
 def _pristine(manifest_obj: Any) -> Any:

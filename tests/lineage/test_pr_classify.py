@@ -146,3 +146,31 @@ def test_the_build_reuses_the_compiles_database_with_in_place_tables_copied_in(
     newest = max(main)
     assert set(pr) == set(main) and pr[newest] == 2 * main[newest]
     assert all(pr[day] == main[day] for day in main if day != newest)
+
+
+def test_the_compiled_manifest_is_what_dbt_compile_writes(shop: tuple[Lakehouse, Path]) -> None:
+    """Classification reads the compiled nodes from dbt's manifest object instead of the
+    ``manifest.json`` a compile writes: the two are the same, ephemeral CTEs and tests included."""
+    from branchops.dbt import run_dbt
+    from branchops.dbt.invocation import Invocation, invoke
+    from branchops.lineage.select import _pristine, with_compiled_nodes
+
+    lh, project = shop
+    changed = edit(project, "int_order_payments.sql", "count(*)", "count(*) + 0", "compiled")
+    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def both(inv: Invocation, manifest_obj: Any, parsed: dict[str, Any]) -> None:
+        args = ["compile", "--quiet", *inv.common, *inv.state_args, "--select", "state:modified+"]
+        assert invoke(args, manifest=_pristine(manifest_obj)).success
+        written = json.loads((inv.target / "manifest.json").read_text())
+        compiled = _pristine(manifest_obj)
+        assert invoke([*args, "--no-write-json"], manifest=compiled).success
+        seen.append((written, with_compiled_nodes(parsed, compiled)))
+
+    run_dbt(lh, "compile", branch="main", project_dir=changed, select=["state:modified+"], refine=both)
+    [(written, ours)] = seen
+    compiled = {uid: n for uid, n in written["nodes"].items() if n.get("compiled")}
+    assert any(n.get("extra_ctes") for n in compiled.values())  # an ephemeral model inlined
+    assert any(n["resource_type"] == "test" for n in compiled.values())
+    assert ours["nodes"] == written["nodes"]
+    assert {k: v for k, v in ours.items() if k != "metadata"} == {k: v for k, v in written.items() if k != "metadata"}

@@ -1,0 +1,154 @@
+"""Work dbt repeats in every invocation or process, done for less with the same answers.
+
+- dbt names the module that declared each behavior flag of an adapter by walking
+  ``inspect.stack()``: that reads a line of source for every frame of a ~100-frame stack, for
+  each flag, at every invocation (a ``pr open`` makes four: parse, compile, ls, build). The walk
+  below finds the same module from the frames' globals without reading any source.
+- dbt builds the JSON schemas it validates with in every process: see :func:`preload_schemas`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+_FLAGS_MODULE = "dbt_common.behavior_flags"
+
+
+def flag_source(frame: FrameType | None, skip: str = _FLAGS_MODULE) -> str:
+    """The first module on the stack from ``frame`` outward other than ``skip`` (dbt's
+    behavior-flags module): what ``BehaviorFlagRendered._default_source`` reports (``"Unknown"``
+    if none). Code compiled from a string (``<string>``) belongs to no module, as for ``inspect``."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name != skip and not frame.f_code.co_filename.startswith("<"):
+            return name
+        frame = frame.f_back
+    return "Unknown"
+
+
+def _default_source() -> str:
+    return flag_source(sys._getframe(1))
+
+
+def install() -> None:
+    """Apply the speed-ups to dbt's classes (idempotent; dbt must be importable)."""
+    global _original_json_schema
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+    from dbt_common.dataclass_schema import dbtClassMixin
+
+    if BehaviorFlagRendered.__dict__.get("_default_source") is not _installed:
+        BehaviorFlagRendered._default_source = _installed  # type: ignore[method-assign]
+    current = dbtClassMixin.__dict__["json_schema"]
+    if current is not _installed_json_schema:
+        _original_json_schema = current.__func__  # dbt's own (an lru_cache per class)
+        dbtClassMixin.json_schema = _installed_json_schema  # type: ignore[method-assign,assignment]
+
+
+_installed = staticmethod(_default_source)
+
+# -- dbt's JSON schemas ------------------------------------------------------------------------
+#: dbt validates dbt_project.yml, the profile and every parsed node against JSON schemas it builds
+#: from its dataclasses (mashumaro) in each process: ~0.4 s of a ``pr open``, the same every time
+#: for the same versions. A publishing build stores the schemas it built with its artifacts
+#: (``branchops.dbt.artifacts``); the next run of the same versions starts from them.
+SCHEMAS_FILE = "branchops_dbt_schemas.json"
+#: distributions whose classes dbt validates with: a stored schema is used only when all match
+SCHEMA_DISTRIBUTIONS = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-semantic-interfaces", "mashumaro")
+#: modules whose classes' schemas are kept: dbt's own and its adapters' (``dbt.adapters.<name>``)
+_SCHEMA_MODULES = ("dbt.", "dbt_common.", "dbt_semantic_interfaces.")
+
+_built: dict[str, dict[str, Any]] = {}  # class -> schema, built or taken from a stored file
+_stored: dict[str, dict[str, Any]] = {}  # class -> schema of a stored file, before its versions are checked
+_stored_versions: dict[str, str] | None = None
+_original_json_schema: Any = None
+
+
+def _class_key(cls: type) -> str | None:
+    module = cls.__module__
+    return f"{module}:{cls.__qualname__}" if module.startswith(_SCHEMA_MODULES) else None
+
+
+def _distributions(keys: Iterable[str]) -> set[str]:
+    """The base distributions, and ``dbt-<name>`` for the classes of ``dbt.adapters.<name>`` (an
+    adapter; the ones that are dbt-adapters' own packages name no distribution and are skipped)."""
+    modules = (key.split(":")[0].split(".") for key in keys)
+    adapters = {parts[2] for parts in modules if len(parts) > 2 and parts[:2] == ["dbt", "adapters"]}
+    return set(SCHEMA_DISTRIBUTIONS) | {f"dbt-{name}" for name in adapters}
+
+
+def _versions(distributions: Iterable[str]) -> dict[str, str]:
+    """The installed version of each of ``distributions`` that is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in sorted(distributions):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _json_schema(cls: type) -> dict[str, Any]:
+    global _stored_versions
+    key = _class_key(cls)
+    if key is None:
+        return _original_json_schema(cls)  # type: ignore[no-any-return]
+    schema = _built.get(key)
+    if schema is None and _stored and _stored_versions is not None:
+        if _versions(_stored_versions) == _stored_versions:
+            _built.update({k: v for k, v in _stored.items() if k not in _built})
+        _stored.clear()
+        schema = _built.get(key)
+    if schema is None:
+        schema = _built[key] = _original_json_schema(cls)
+    return schema
+
+
+def preload_schemas(data: bytes) -> None:
+    """Take the schemas a stored build wrote (:func:`write_schemas`); they are used once dbt asks
+    for one, if the installed versions are the ones they were built with. Unreadable data is ignored."""
+    global _stored_versions
+    try:
+        stored = json.loads(data)
+        schemas, versions = stored["schemas"], stored["versions"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if isinstance(schemas, dict) and isinstance(versions, dict):
+        _stored.clear()
+        _stored.update(schemas)
+        _stored_versions = {str(k): str(v) for k, v in versions.items()}
+
+
+#: schemas a PR's partial parse of a changed model or test needs, which a build whose parse
+#: validated no node does not build on its own: a build writes them too (once: then they are stored)
+PR_SCHEMAS = ("dbt.contracts.graph.nodes:ModelNode", "dbt.artifacts.resources.v1.model:ModelConfig",
+              "dbt.artifacts.resources.v1.components:Contract", "dbt.contracts.graph.nodes:SingularTestNode",
+              "dbt.contracts.graph.nodes:GenericTestNode", "dbt.artifacts.resources.v1.config:TestConfig")
+
+
+def _build_pr_schemas() -> None:
+    for key in PR_SCHEMAS:
+        module, name = key.split(":")
+        cls = getattr(sys.modules.get(module), name, None)  # dbt loaded it, or this is no dbt run
+        if key not in _built and isinstance(cls, type) and hasattr(cls, "json_schema"):
+            cls.json_schema()
+
+
+def write_schemas(path: Path) -> bool:
+    """Write the schemas this process built or took from a stored build (with :data:`PR_SCHEMAS`),
+    with the versions they were built with; False if dbt built none here."""
+    if not _built:
+        return False
+    _build_pr_schemas()
+    versions = _versions(_distributions(_built))
+    path.write_text(json.dumps({"versions": versions, "schemas": _built}))
+    return True
+
+
+_installed_json_schema: classmethod[Any, Any, Any] = classmethod(_json_schema)

@@ -1,0 +1,107 @@
+"""branchops.dbt.speedups: dbt reports exactly what it reported before, for less."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import sys
+from typing import Any
+
+import pytest
+from dbt_common.behavior_flags import Behavior, BehaviorFlagRendered
+from dbt_common.dataclass_schema import ValidationError
+
+from branchops.dbt import DbtRunResult, find_build, speedups
+from branchops.dbt.artifacts import read_artifact
+from branchops.lakehouse import Lakehouse
+
+
+def _dbts_walk(skip: str) -> str:
+    """dbt-common's own ``_default_source`` (1.x), the reference, skipping ``skip``'s frames."""
+    for frame in inspect.stack():
+        if (module := inspect.getmodule(frame[0])) and module.__name__ != skip:
+            return module.__name__
+    return "Unknown"
+
+
+def test_flag_source_names_the_same_module_as_dbts_stack_walk() -> None:
+    # from here outward the first module that is not this one is pytest's: both must find it
+    expected = _dbts_walk(skip=__name__)
+    assert expected not in (__name__, "Unknown")
+    assert speedups.flag_source(sys._getframe(0), skip=__name__) == expected
+
+
+def test_flag_source_skips_code_compiled_from_a_string() -> None:
+    frame_globals = {"__name__": "not_a_module", "f": speedups.flag_source, "sys": sys}
+    exec(compile("result = f(sys._getframe(0))", "<string>", "exec"), frame_globals)
+    assert frame_globals["result"] == __name__
+    assert speedups.flag_source(None) == "Unknown"
+
+
+def test_installed_flags_name_the_module_that_declared_them() -> None:
+    speedups.install()
+    speedups.install()  # idempotent
+    flags = Behavior([{"name": "some_flag", "default": False, "description": "a flag"}], {})
+    rendered: BehaviorFlagRendered = flags.some_flag
+    assert rendered._behavior_change_event.flag_source == __name__
+    assert rendered.no_warn is False
+
+
+def _class(key: str) -> type:
+    module, qualname = key.split(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]
+
+
+def test_a_build_stores_the_schemas_dbt_builds_exactly(main_build: tuple[Lakehouse, DbtRunResult]) -> None:
+    lh, _ = main_build
+    stored = find_build(lh.catalog, "main")
+    assert stored is not None and stored.schemas
+    data = json.loads(read_artifact(lh.catalog, stored.schemas))
+    assert {"dbt-core", "dbt-common", "dbt-duckdb", "mashumaro"} <= set(data["versions"])
+    assert {"dbt.contracts.project:Project", "dbt.adapters.duckdb.credentials:DuckDBCredentials"} \
+        <= set(data["schemas"])
+    assert set(speedups.PR_SCHEMAS) <= set(data["schemas"])  # what a PR's parse of a changed model needs
+    for key, schema in data["schemas"].items():  # through JSON and back: what dbt itself builds
+        assert schema == speedups._original_json_schema(_class(key)), key
+
+
+@pytest.fixture
+def fresh_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    speedups.install()
+    monkeypatch.setattr(speedups, "_built", {})
+    monkeypatch.setattr(speedups, "_stored", {})
+    monkeypatch.setattr(speedups, "_stored_versions", None)
+
+
+KEY = "dbt.contracts.project:ProjectFlags"
+
+
+def _stored_file(versions: dict[str, str]) -> bytes:
+    return json.dumps({"versions": versions, "schemas": {KEY: {"marker": True}}}).encode()
+
+
+@pytest.mark.usefixtures("fresh_schemas")
+def test_stored_schemas_of_the_installed_versions_are_used() -> None:
+    from dbt.contracts.project import ProjectFlags
+
+    speedups.preload_schemas(_stored_file(speedups._versions(speedups.SCHEMA_DISTRIBUTIONS)))
+    assert ProjectFlags.json_schema() == {"marker": True}
+
+
+@pytest.mark.usefixtures("fresh_schemas")
+@pytest.mark.parametrize("data", [
+    _stored_file({"dbt-core": "0.0.1"}),  # another dbt
+    b"not json", b'{"versions": {}}', b"[]",
+])
+def test_stored_schemas_of_other_versions_or_unreadable_are_not_used(data: bytes) -> None:
+    from dbt.contracts.project import ProjectFlags
+
+    speedups.preload_schemas(data)
+    schema = ProjectFlags.json_schema()
+    assert schema == speedups._original_json_schema(ProjectFlags) and "marker" not in schema
+    with pytest.raises(ValidationError):  # and dbt still validates with it
+        ProjectFlags.validate({"send_anonymous_usage_stats": "not a boolean"})
