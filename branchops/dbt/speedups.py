@@ -35,8 +35,17 @@ def _default_source() -> str:
     return flag_source(sys._getframe(1))
 
 
-def install() -> None:
-    """Apply the speed-ups to dbt's classes (idempotent; dbt must be importable)."""
+def install() -> bool:
+    """Apply the speed-ups to dbt's classes (idempotent; dbt must be importable). Both replace
+    private parts of dbt: a dbt whose classes are shaped otherwise runs without them (False)."""
+    try:
+        _install()
+    except (ImportError, AttributeError, KeyError, TypeError):
+        return False
+    return True
+
+
+def _install() -> None:
     global _original_json_schema
     from dbt_common.behavior_flags import BehaviorFlagRendered
     from dbt_common.dataclass_schema import dbtClassMixin

@@ -105,3 +105,15 @@ def test_stored_schemas_of_other_versions_or_unreadable_are_not_used(data: bytes
     assert schema == speedups._original_json_schema(ProjectFlags) and "marker" not in schema
     with pytest.raises(ValidationError):  # and dbt still validates with it
         ProjectFlags.validate({"send_anonymous_usage_stats": "not a boolean"})
+
+
+def test_a_dbt_shaped_otherwise_runs_without_the_speedups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speed-ups replace private parts of dbt: where those are missing (another dbt release)
+    ``install`` leaves dbt as it is and says so, instead of failing every dbt run."""
+    import types
+
+    assert speedups.install() is True  # this dbt has them (idempotent)
+    monkeypatch.setitem(sys.modules, "dbt_common.dataclass_schema", types.ModuleType("dbt_common.dataclass_schema"))
+    assert speedups.install() is False
+    monkeypatch.setitem(sys.modules, "dbt_common.behavior_flags", types.ModuleType("dbt_common.behavior_flags"))
+    assert speedups.install() is False
