@@ -41,6 +41,11 @@ _IDS = itertools.count()
 #: the most values (rows x columns) of differing keys gathered in a list while profiling a side;
 #: above it the rows are fetched by a join (which can spill) and profiled by a scan of their own
 FOLD_MAX_CELLS = 5_000_000
+#: bytes one head row takes in the one pass's join table (key and row hash with DuckDB's overhead).
+#: Where head's rows need more than the engine's memory limit, the join spills and base, every
+#: column of it, spills with it: at 100M rows under 1 GB the one pass took 196 s where the join
+#: path (a join of keys and hashes only, then a scan per side) took 90 s (bench/diff_scale.py)
+ONE_PASS_BYTES_PER_ROW = 40
 
 
 @dataclass
@@ -105,7 +110,7 @@ def diff_rows(
         src, cols = (base, head), columns
         if key:
             one, keys_repeat = None, False
-            if engine.FAST_KEYED_DIFF and base is not None and head is not None:
+            if engine.FAST_KEYED_DIFF and base is not None and head is not None and _one_pass_fits(engine, source_rows):
                 one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile, exact)
             if one is not None and one.rows == (0, 0):  # every row is equal
                 return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0), dict.fromkeys([c.name for c in values], 0),
@@ -162,6 +167,12 @@ def _key_groups(
     dup = engine.query(q.duplicate_counts(groups, dialect).sql(dialect))[0]
     n_keys = int(engine.query(f"SELECT COUNT(*) FROM {groups} WHERE {q.DIFF}")[0][0])
     return groups, (int(dup[0]), int(dup[1])), n_keys
+
+
+def _one_pass_fits(engine: Engine, source_rows: tuple[int, int] | None) -> bool:
+    """Whether the one pass's join table of head's rows fits the engine's memory (when both are known)."""
+    limit = engine.memory_limit_bytes()
+    return source_rows is None or limit is None or source_rows[1] * ONE_PASS_BYTES_PER_ROW <= limit
 
 
 def _side_rows(engine: Engine, base: exp.Expr, head: exp.Expr, known: tuple[int, int] | None) -> tuple[int, int]:

@@ -84,6 +84,10 @@ class Engine(ABC):
     def forget_ref(self, ref: str) -> None:  # noqa: B027 - optional hook
         """Release what the engine keeps for ``ref`` (called when the branch is dropped)."""
 
+    def memory_limit_bytes(self) -> int | None:
+        """The memory the engine's queries may use before they spill; None when unknown."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection."""
 

@@ -145,5 +145,23 @@ class DuckDBEngine(Engine):
         self.con.execute("SET lock_configuration = true")
         return self.con.execute(sql).to_arrow_table()
 
+    def memory_limit_bytes(self) -> int | None:
+        """DuckDB's ``memory_limit`` (it reports it as text, e.g. ``953.6 MiB``)."""
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        return parse_size(str(row[0])) if row else None
+
     def close(self) -> None:
         self.con.close()
+
+
+_UNITS = {"bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of a size as DuckDB writes one (``953.6 MiB``, ``1GB``, ``0 bytes``); None if unreadable."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*", text)
+    unit = _UNITS.get(m.group(2).lower()) if m else None
+    return None if m is None or unit is None else int(float(m.group(1)) * unit)

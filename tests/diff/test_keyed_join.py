@@ -237,6 +237,36 @@ def test_one_pass_out_of_memory_takes_the_join_path(
     _same(t.to_dict(), full.to_dict())
 
 
+def test_a_head_too_big_for_the_memory_limit_takes_the_join_path(
+    lh: Lakehouse, spy: SpyEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where head's rows would not fit the engine's memory limit in the one pass's join table
+    (which then spills with every column of base), the key join runs instead, with the same result."""
+    base = orders(200)
+    head = mutate(base)
+    write(lh, "raw.orders", base, schema=SCHEMA)
+    lh.catalog.create_branch("feat", "main")
+    write(lh, "raw.orders", head, schema=SCHEMA, branch="feat", mode="overwrite")
+    spy.stored.clear()
+    fits = diff_refs(lh, "main", "feat", engine=spy, keys={"raw.orders": ("id",)}, sample=4).table("raw.orders")
+    assert "f" in spy.stored and "j" not in spy.stored
+    limit = spy.memory_limit_bytes()
+    assert limit is not None and limit > 0
+    monkeypatch.setattr(rows_mod, "ONE_PASS_BYTES_PER_ROW", limit // len(head) + 1)  # just over the limit
+    spy.stored.clear()
+    t = diff_refs(lh, "main", "feat", engine=spy, keys={"raw.orders": ("id",)}, sample=4).table("raw.orders")
+    assert "j" in spy.stored and "f" not in spy.stored
+    _same(t.to_dict(), fits.to_dict())
+
+
+def test_duckdb_sizes_read_as_bytes() -> None:
+    from branchops.engine.duckdb import parse_size
+
+    assert parse_size("953.6 MiB") == int(953.6 * 2**20)
+    assert (parse_size("3.0 GiB"), parse_size("1GB"), parse_size("0 bytes")) == (3 * 2**30, 10**9, 0)
+    assert parse_size("unlimited") is None and parse_size("12 parsecs") is None
+
+
 def test_one_pass_sql() -> None:
     from branchops.diff import onepass
     from branchops.diff import queries as q
