@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "diff_100m.json"))
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--scenarios", nargs="+", default=["full", "confined"])
+    ap.add_argument("--baseline-root", help="passed to bench/diff.py: another checkout's diff in the same rounds")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -111,6 +112,7 @@ def main() -> None:
     cmd = [sys.executable, str(ROOT / "bench" / "diff.py"), "--rows", str(args.rows), "--work", str(work),
            "--skip-peers", "--repeat", str(args.repeat), "--repeat-other", str(args.repeat),
            "--out", args.out, "--scenarios", *args.scenarios]
+    cmd += ["--baseline-root", args.baseline_root] if args.baseline_root else []
     sys.exit(subprocess.call(cmd))
 
 
