@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The lock of the whole dependency set (every extra), which the README's commands and .ci/run
-# install from with `pip install -c requirements/lock.txt`. pyproject.toml keeps the ranges that
+# install from with `pip install -c constraints.txt`. pyproject.toml keeps the ranges that
 # library users resolve; this file pins one known-good set of them for development and CI.
 #
-#   ci/lock.sh            regenerate requirements/lock.txt after changing pyproject.toml
+#   ci/lock.sh            regenerate constraints.txt after changing pyproject.toml
 #                         (existing pins are kept where they still satisfy it)
 #   ci/lock.sh --upgrade  move every pin to the newest release that resolves
 #   ci/lock.sh --check    exit 1 when pyproject.toml and the lock disagree (CI runs this)
@@ -11,7 +11,7 @@
 # Needs uv (`pip install uv`; the dev extra has it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lock=requirements/lock.txt
+lock=constraints.txt
 compile=(uv pip compile pyproject.toml --all-extras --universal --python-version 3.11
          --custom-compile-command "ci/lock.sh" --quiet)
 
@@ -21,12 +21,12 @@ case "${1:-}" in
     cp "$lock" "$tmp/lock.txt"
     "${compile[@]}" -o "$tmp/lock.txt"
     if ! diff -u "$lock" "$tmp/lock.txt" >"$tmp/diff"; then
-      echo "requirements/lock.txt does not match pyproject.toml:" >&2
+      echo "constraints.txt does not match pyproject.toml:" >&2
       cat "$tmp/diff" >&2
-      echo "Regenerate it with: ci/lock.sh   (then commit requirements/lock.txt)" >&2
+      echo "Regenerate it with: ci/lock.sh   (then commit constraints.txt)" >&2
       exit 1
     fi
-    echo "requirements/lock.txt matches pyproject.toml"
+    echo "constraints.txt matches pyproject.toml"
     ;;
   --upgrade) "${compile[@]}" --upgrade -o "$lock" ;;
   "") "${compile[@]}" -o "$lock" ;;

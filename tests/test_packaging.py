@@ -88,7 +88,7 @@ def test_wheel_quickstart_outside_the_checkout(tmp_path: Path) -> None:
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run([uv, "pip", "install", "-q", "--python", str(py), str(wheel), "-c",
-                    str(ROOT / "requirements" / "lock.txt")], check=True)
+                    str(ROOT / "constraints.txt")], check=True)
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRANCHOPS_", "PYTHON"))}
