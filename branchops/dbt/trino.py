@@ -159,7 +159,7 @@ def _build(inv: Invocation, result: DbtRunResult, started: float, ref: str) -> M
         if inv.refine is not None:  # classification (branchops.lineage.select) may narrow the selection
             inv.refine(inv, manifest_obj, manifest)
         result.timings["prepare"] = time.perf_counter() - started
-        res = invoke([inv.command, *inv.common, *inv.state_args, *inv.user_args], manifest=manifest_obj)
+        res = invoke([inv.command, *inv.common, *inv.run_state_args, *inv.user_args], manifest=manifest_obj)
     result.timings["dbt"] = time.perf_counter() - started - result.timings["prepare"]
     record_outcome(inv, res, result, manifest)
     return manifest

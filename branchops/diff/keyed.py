@@ -74,11 +74,13 @@ def join_groups(
     ).from_(joined.subquery("j"), copy=False).group_by(exp.column(DIFF), *[column_ref(k) for k in key], copy=False)
 
 
+def total(name: str) -> exp.Expr:
+    """``COALESCE(SUM(name), 0)``."""
+    return exp.Coalesce(this=exp.Sum(this=exp.column(name)), expressions=[exp.Literal.number(0)])
+
+
 def join_check(groups: str, dialect: str) -> exp.Select:
     """One row: joined + matched rows, the most rows of a differing key per side, differing keys."""
-    def total(name: str) -> exp.Expr:
-        return exp.Coalesce(this=exp.Sum(this=exp.column(name)), expressions=[exp.Literal.number(0)])
-
     def top(name: str) -> exp.Expr:
         return exp.Coalesce(this=exp.Filter(this=exp.Max(this=exp.column(name)),
                                             expression=exp.Where(this=exp.column(DIFF))),

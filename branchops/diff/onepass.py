@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from branchops.diff.queries import DIFF, DiffColumn, aliased, column_ref, compared_value, row_hash
+from branchops.diff.keyed import JOINED, MATCHED, ROWS, total
+from branchops.diff.queries import DIFF, DiffColumn, aliased, column_ref, compared_value, row_hash, scalars
 
 if TYPE_CHECKING:
     from branchops.diff.snapshots import ExactStats
 
-ROWS, KEYS, JOINED, MATCHED = "__rows", "__keys", "__j", "__m"
+KEYS = "__keys"
 HB, HH = "__hb", "__hh"
 EQUAL, DIFFERING, HEAD_ROWS = "e", "x", "y"  # aliases of the partial profiles in ``combined_profiles``
 COUNTED, BOUNDED = "n", "bounds"  # figures the manifests may give exactly (``known_figures``)
@@ -152,18 +153,14 @@ def _distinct_keys(key: Sequence[str]) -> exp.Expr:
 def unique_check(groups: str, rows: tuple[str, str], key: Sequence[str], dialect: str) -> exp.Select:
     """One row: joined + matched rows, the groups of equal and of differing hashes (0 or 1 each),
     then per side (base, head) the differing rows and their distinct keys."""
-    def total(name: str) -> exp.Expr:
-        return exp.Coalesce(this=exp.Sum(this=exp.column(name)), expressions=[exp.Literal.number(0)])
-
     groups_at = [exp.Add(this=total(JOINED), expression=total(MATCHED)),
                  exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=exp.not_(exp.column(DIFF)))),
                  exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=exp.column(DIFF)))]
-    sel: list[exp.Expr] = [exp.select(agg).from_(exp.to_table(groups, dialect=dialect), copy=False).subquery()
-                           for agg in groups_at]
+    sel = [exp.select(agg).from_(exp.to_table(groups, dialect=dialect), copy=False) for agg in groups_at]
     for table in rows:
-        sel += [exp.select(agg).from_(exp.to_table(table, dialect=dialect), copy=False).subquery()
+        sel += [exp.select(agg).from_(exp.to_table(table, dialect=dialect), copy=False)
                 for agg in (exp.Count(this=exp.Star()), _distinct_keys(key))]
-    return exp.select(*[exp.alias_(s, f"v{i}") for i, s in enumerate(sel)])
+    return scalars(sel)
 
 
 def combined_profiles(groups: str, head_rows: str, columns: Sequence[DiffColumn], parts: Sequence[str],

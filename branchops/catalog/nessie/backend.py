@@ -153,26 +153,15 @@ class NessieVersionedCatalog(VersionedCatalog):
 
     # -- content ------------------------------------------------------------------------------
     def tables(self, ref: str) -> dict[str, str]:
-        def read(name: str | None, hash_: str | None) -> dict[str, str]:
-            out = {}
-            for e in self.api.entries(name, hash_):
-                loc = e.location
-                if loc is not None:
-                    out[key_str(e.key)] = loc
-            return out
-
-        return self._read(ref, read)
+        return self._read(ref, lambda name, hash_: history.tables_at(self.api, name, hash_))
 
     def diff(self, from_ref: str, to_ref: str) -> list[TableChange]:
         a, b = self.resolve(from_ref), self.resolve(to_ref)
         if a == b:
             return []
-        out: list[TableChange] = []
-        for d in self.api.diff(None, a, None, b):
-            before, after = content_location(d.before), content_location(d.after)
-            table = key_str(d.key)
-            out += pointer_diff({table: before} if before else {}, {table: after} if after else {})
-        return sorted(out, key=lambda c: c.table)
+        sides = history.moved(self.api, a, b)
+        return pointer_diff({t: x for t, (x, _) in sides.items() if x is not None},
+                            {t: y for t, (_, y) in sides.items() if y is not None})
 
     def _iceberg_content(self, location: str, content_id: str | None) -> Content:
         """Nessie's IcebergTable for a metadata file: ids read from the file where it can be read."""

@@ -143,10 +143,15 @@ def nessie_merge_base(api: NessieClient, target: str, t_head: str, s_head: str) 
     return resp.common_ancestor or NO_ANCESTOR
 
 
+def tables_at(api: NessieClient, name: str | None, hash_: str | None) -> dict[str, str]:
+    """``{"ns.table": metadata_location}`` of the Iceberg tables on ref ``name`` or at ``hash_``."""
+    return {key_str(e.key): e.location for e in api.entries(name, hash_) if e.location is not None}
+
+
 def moved(api: NessieClient, a: str, b: str) -> dict[str, tuple[str | None, str | None]]:
     """The tables whose pointer differs from commit ``a`` to ``b``: table -> (on a, on b)."""
     if a == NO_ANCESTOR:  # Nessie diffs from the empty root poorly: every table of b is new
-        return {key_str(e.key): (None, e.location) for e in api.entries(None, b) if e.location is not None}
+        return {table: (None, loc) for table, loc in tables_at(api, None, b).items()}
     out: dict[str, tuple[str | None, str | None]] = {}
     for d in api.diff(None, a, None, b):
         before, after = content_location(d.before), content_location(d.after)

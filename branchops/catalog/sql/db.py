@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from branchops.catalog.sql.params import expand_lists, pyformat
 
@@ -164,10 +164,7 @@ class Connection:
         try:
             return run(*args)
         except self.db.DRIVER_ERRORS as e:
-            mapped = self.db.translate(e, statement)
-            if mapped is e:
-                raise
-            raise mapped from e
+            self.db.raise_translated(e, statement)
 
 
 class Database:
@@ -218,6 +215,13 @@ class Database:
         if translate not in self._translators:
             self._translators.append(translate)
 
+    def raise_translated(self, error: BaseException, statement: str | None) -> NoReturn:
+        """Raise :meth:`translate`'s error for ``error`` (chained), or ``error`` itself."""
+        mapped = self.translate(error, statement)
+        if mapped is error:
+            raise error
+        raise mapped from error
+
     def translate(self, error: BaseException, statement: str | None) -> BaseException:
         """The error to raise for a driver error (the driver's own when nothing claims it)."""
         for translate in self._translators:
@@ -265,10 +269,7 @@ class Database:
                 try:
                     return self._connect()
                 except self.DRIVER_ERRORS as e:
-                    mapped = self.translate(e, None)
-                    if mapped is e:
-                        raise
-                    raise mapped from e
+                    self.raise_translated(e, None)
             if self._usable(raw):
                 return raw
             self._close(raw)
