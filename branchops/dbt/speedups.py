@@ -82,12 +82,44 @@ def _class_key(cls: type) -> str | None:
     return f"{module}:{cls.__qualname__}" if module.startswith(_SCHEMA_MODULES) else None
 
 
-def _distributions(keys: Iterable[str]) -> set[str]:
-    """The base distributions, and ``dbt-<name>`` for the classes of ``dbt.adapters.<name>`` (an
-    adapter; the ones that are dbt-adapters' own packages name no distribution and are skipped)."""
-    modules = (key.split(":")[0].split(".") for key in keys)
-    adapters = {parts[2] for parts in modules if len(parts) > 2 and parts[:2] == ["dbt", "adapters"]}
-    return set(SCHEMA_DISTRIBUTIONS) | {f"dbt-{name}" for name in adapters}
+def _adapter_package(key: str) -> str | None:
+    """``<name>`` for a class of ``dbt.adapters.<name>`` (an adapter, or a part of dbt-adapters)."""
+    parts = key.split(":")[0].split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["dbt", "adapters"] else None
+
+
+def _adapter_owners() -> dict[str, str]:
+    """``<name>`` -> the installed distribution whose files hold ``dbt/adapters/<name>``: read from
+    the file lists of the installed dbt distributions, since an adapter's distribution need not be
+    named ``dbt-<name>`` (dbt-athena-community holds ``dbt.adapters.athena``)."""
+    from importlib.metadata import distributions
+
+    owners: dict[str, str] = {}
+    for dist in distributions():
+        name = dist.metadata["Name"] or ""
+        if not name.lower().startswith("dbt"):
+            continue
+        for f in dist.files or ():
+            if len(f.parts) > 2 and f.parts[:2] == ("dbt", "adapters"):
+                owners.setdefault(f.parts[2].removesuffix(".py"), name)
+    return owners
+
+
+def _keyed_schemas(built: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """The schemas that can be keyed on versions, and the distributions to key them on: the base
+    distributions and each adapter's own. A class of ``dbt.adapters.<name>`` that no installed
+    distribution holds is left out (built anew by each process) rather than kept unversioned."""
+    owners = _adapter_owners()
+    kept: dict[str, dict[str, Any]] = {}
+    distributions = set(SCHEMA_DISTRIBUTIONS)
+    for key, schema in built.items():
+        package = _adapter_package(key)
+        if package is not None:
+            if package not in owners:
+                continue
+            distributions.add(owners[package])
+        kept[key] = schema
+    return kept, distributions
 
 
 def _versions(distributions: Iterable[str]) -> dict[str, str]:
@@ -155,8 +187,8 @@ def write_schemas(path: Path) -> bool:
     if not _built:
         return False
     _build_pr_schemas()
-    versions = _versions(_distributions(_built))
-    path.write_text(json.dumps({"versions": versions, "schemas": _built}))
+    schemas, distributions = _keyed_schemas(_built)
+    path.write_text(json.dumps({"versions": _versions(distributions), "schemas": schemas}))
     return True
 
 

@@ -117,3 +117,27 @@ def test_a_dbt_shaped_otherwise_runs_without_the_speedups(monkeypatch: pytest.Mo
     assert speedups.install() is False
     monkeypatch.setitem(sys.modules, "dbt_common.behavior_flags", types.ModuleType("dbt_common.behavior_flags"))
     assert speedups.install() is False
+
+
+def test_adapter_classes_are_keyed_on_the_distribution_that_holds_them() -> None:
+    owners = speedups._adapter_owners()  # read from the installed distributions' file lists
+    assert owners["duckdb"] == "dbt-duckdb" and owners["base"] == "dbt-adapters"
+    assert owners["factory"] == "dbt-adapters"  # a module file, not a package
+
+
+@pytest.mark.usefixtures("fresh_schemas")
+def test_a_class_of_an_adapter_no_distribution_holds_is_not_stored(tmp_path: Any) -> None:
+    unknown = "dbt.adapters.nosuchadapter.credentials:Credentials"
+    speedups._built.update({
+        unknown: {"marker": 1},
+        "dbt.adapters.duckdb.credentials:DuckDBCredentials": {"marker": 2},
+        "dbt.adapters.contracts.connection:Credentials": {"marker": 3},
+        KEY: {"marker": 4},
+    })
+    assert speedups.write_schemas(tmp_path / "s.json")
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert unknown not in data["schemas"]  # unversioned: built anew by each process instead
+    assert {"dbt.adapters.duckdb.credentials:DuckDBCredentials", "dbt.adapters.contracts.connection:Credentials",
+            KEY} <= set(data["schemas"])
+    assert {"dbt-duckdb", "dbt-adapters", "dbt-core"} <= set(data["versions"])
+    assert not any("nosuchadapter" in name for name in data["versions"])
