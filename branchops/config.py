@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -63,16 +63,16 @@ class Settings:
     gc_wap_lease: str = "24h"
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         for f in fields(self):
             try:
                 value = _check(str(f.type), getattr(self, f.name))  # annotations are text here (__future__)
             except _Bad as e:
-                problems.append(f"{f.name}: {e}")
+                problems.append((f.name, str(e)))
                 continue
             object.__setattr__(self, f.name, value)
         if problems:
-            raise SettingsError("; ".join(problems))
+            raise SettingsError(problems)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Settings:
@@ -80,7 +80,7 @@ class Settings:
         names = {f.name for f in fields(cls)}
         unknown = sorted(k for k in values if k not in names)
         if unknown:
-            raise SettingsError("; ".join(f"{k}: not a setting" for k in unknown))
+            raise SettingsError([(k, "not a setting") for k in unknown])
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
@@ -159,21 +159,42 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def _env_values() -> dict[str, Any]:
+    """The ``BRANCHOPS_<NAME>`` variables that are set, by setting: a list takes a JSON array or
+    comma-separated text, a table a JSON object (anything else reaches the check as text and is
+    refused there, by the variable's name); the rest stay text for the checks to coerce."""
     out: dict[str, Any] = {}
     for f in fields(Settings):
         name = f.name
         raw = os.environ.get(ENV_PREFIX + name.upper())
         if raw is None or name == "root":
             continue
-        ann = str(f.type)
-        if "list" in ann or "dict" in ann:
+        kind = str(f.type).replace(" ", "").removesuffix("|None")
+        if kind.startswith(("list[", "dict[")):
             try:
                 out[name] = json.loads(raw)
             except json.JSONDecodeError:
-                out[name] = [v.strip() for v in raw.split(",") if v.strip()]
+                out[name] = [v.strip() for v in raw.split(",") if v.strip()] if kind.startswith("list[") else raw
         else:
             out[name] = raw
     return out
+
+
+def _settings_error(e: SettingsError, cfg_path: Path | None, env: Mapping[str, Any],
+                    overrides: Mapping[str, Any]) -> ConfigError:
+    """``e`` with each bad setting named where it came from: its variable, the file, or the caller."""
+    def where(name: str) -> str:
+        if name in overrides:
+            return f"{name} (given on the command line)"
+        if name in env:
+            return f"${ENV_PREFIX}{name.upper()} (environment)"
+        return f"{name} in {cfg_path}" if cfg_path else name
+
+    problems = [f"{where(name)}: {why}" for name, why in e.problems]
+    sources = [where(name) for name, _ in e.problems]
+    return ConfigError(f"invalid settings: {'; '.join(problems)}", unchanged="nothing was read or written",
+                       hint=f"fix {', '.join(sources)}" + (
+                           "; lists take a JSON array or comma-separated text, tables a JSON object"
+                           if any(name in env for name, _ in e.problems) else ""))
 
 
 def load_settings(path: str | Path | None = None, *, required: bool = True, **overrides: Any) -> Settings:
@@ -207,12 +228,14 @@ def load_settings(path: str | Path | None = None, *, required: bool = True, **ov
             unchanged="nothing was read or written",
             hint="run `branchops init` here, or pass --config PATH",
         )
-    values.update(_env_values())
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    env = _env_values()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(env)
+    values.update(given)
     try:
         return Settings.from_values(values)
     except SettingsError as e:
-        raise ConfigError(f"invalid settings: {e}", hint=f"fix {cfg_path or 'the environment'}") from None
+        raise _settings_error(e, cfg_path, env, given) from None
 
 
 def catalog_exists(settings: Settings) -> bool:
@@ -246,7 +269,12 @@ def write_default_config(folder: Path, **values: Any) -> Path:
 
 
 class SettingsError(ValueError):
-    """A setting of the wrong type or value (the message names each one, never a secret's value)."""
+    """A setting of the wrong type or value (the message names each one, never a secret's value);
+    ``problems``: (setting, what is wrong) pairs."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems))
+        self.problems = tuple(problems)
 
 
 class _Bad(Exception):

@@ -64,7 +64,7 @@ def test_a_number_setting_that_is_not_a_whole_number_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
     monkeypatch.setenv("BRANCHOPS_THREADS", raw)
-    with pytest.raises(ConfigError, match="threads: must be a whole number"):
+    with pytest.raises(ConfigError, match=r"\$BRANCHOPS_THREADS \(environment\): must be a whole number"):
         load_settings(_write(tmp_path, "[branchops]\n"))
     monkeypatch.setenv("BRANCHOPS_THREADS", " 3 ")
     assert load_settings(_write(tmp_path, "[branchops]\n")).threads == 3
@@ -85,3 +85,26 @@ def test_catalog_exists_reads_the_sqlite_path_as_the_catalog_does(tmp_path: Path
     }
     for uri, exists in cases.items():
         assert catalog_exists(Settings(root=tmp_path, catalog_uri=uri)) is exists, uri
+
+
+def test_a_bad_setting_is_named_where_it_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _write(tmp_path, "[branchops]\nthreads = \"many\"\n")
+    monkeypatch.setenv("BRANCHOPS_IO_PROPERTIES", "s3.region=eu-west-1")  # a table needs a JSON object
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    e = err.value
+    assert f"threads in {cfg}: must be a whole number" in e.message
+    assert "$BRANCHOPS_IO_PROPERTIES (environment): must be a table" in e.message
+    assert e.hint is not None and "$BRANCHOPS_IO_PROPERTIES" in e.hint and "JSON object" in e.hint
+    assert e.unchanged == "nothing was read or written"
+    with pytest.raises(ConfigError, match=r"threads \(given on the command line\)"):
+        load_settings(_write(tmp_path, "[branchops]\n"), threads="x")
+
+
+def test_list_and_table_settings_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRANCHOPS_IO_PROPERTIES", '{"s3.region": "eu-west-1"}')
+    monkeypatch.setenv("BRANCHOPS_PROTECTED", "main, release-*")
+    monkeypatch.setenv("BRANCHOPS_JDBC_REFS", '["main", "prod"]')
+    s = load_settings(_write(tmp_path, "[branchops]\n"))
+    assert s.io_properties == {"s3.region": "eu-west-1"}
+    assert s.protected == ["main", "release-*"] and s.jdbc_refs == ["main", "prod"]
