@@ -181,10 +181,11 @@ def _env_values() -> dict[str, Any]:
 
 def _settings_error(e: SettingsError, cfg_path: Path | None, env: Mapping[str, Any],
                     overrides: Mapping[str, Any]) -> ConfigError:
-    """``e`` with each bad setting named where it came from: its variable, the file, or the caller."""
+    """``e`` with each bad setting named where it came from: its variable, the file, or the code (a
+    Dagster resource's or `Lakehouse.open`'s arguments)."""
     def where(name: str) -> str:
         if name in overrides:
-            return f"{name} (given on the command line)"
+            return f"{name} (passed in code)"
         if name in env:
             return f"${ENV_PREFIX}{name.upper()} (environment)"
         return f"{name} in {cfg_path}" if cfg_path else name

@@ -97,7 +97,7 @@ def test_a_bad_setting_is_named_where_it_came_from(tmp_path: Path, monkeypatch: 
     assert "$BRANCHOPS_IO_PROPERTIES (environment): must be a table" in e.message
     assert e.hint is not None and "$BRANCHOPS_IO_PROPERTIES" in e.hint and "JSON object" in e.hint
     assert e.unchanged == "nothing was read or written"
-    with pytest.raises(ConfigError, match=r"threads \(given on the command line\)"):
+    with pytest.raises(ConfigError, match=r"threads \(passed in code\)"):
         load_settings(_write(tmp_path, "[branchops]\n"), threads="x")
 
 
