@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.conversions import from_bytes
-from pyiceberg.manifest import DataFileContent
+from pyiceberg.manifest import DataFileContent, read_manifest_list
 from pyiceberg.types import (
     DecimalType,
     DoubleType,
@@ -20,6 +20,7 @@ from pyiceberg.types import (
 from branchops.diff.model import Profile
 
 if TYPE_CHECKING:
+    from pyiceberg.io import FileIO
     from pyiceberg.manifest import DataFile
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table
@@ -30,20 +31,25 @@ NUMERIC_TYPES = (IntegerType, LongType, FloatType, DoubleType, DecimalType)
 
 @dataclass
 class TableSnapshot:
-    """One side of a table diff, as its metadata describes it."""
+    """One side of a table diff, as its metadata describes it: the current snapshot (its id,
+    summary and manifest list), the current schema and every schema in the table's history."""
 
-    table: Table
+    io: FileIO
     snapshot_id: int | None
     schema: Schema
+    schemas: tuple[Schema, ...]
+    manifest_list: str | None = None
     summary: dict[str, str] = field(default_factory=dict)
     _files: dict[str, DataFile] | None = None
     _deletes: int | None = None
 
     @classmethod
     def load(cls, table: Table) -> TableSnapshot:
+        """From pyiceberg's ``Table`` (``metadata_file.load_side`` reads the file without it)."""
         snap = table.current_snapshot()
         summary = dict(snap.summary.additional_properties) if snap and snap.summary else {}
-        return cls(table, snap.snapshot_id if snap else None, table.schema(), summary)
+        return cls(table.io, snap.snapshot_id if snap else None, table.schema(), tuple(table.metadata.schemas),
+                   snap.manifest_list if snap else None, summary)
 
     @property
     def empty(self) -> bool:
@@ -69,10 +75,9 @@ class TableSnapshot:
         """Live data files of the snapshot by path (manifests shared by both sides are read once)."""
         if self._files is None:
             self._files, self._deletes = {}, 0
-            snap = self.table.current_snapshot()
-            if snap is not None:
-                io = self.table.io
-                for manifest in snap.manifests(io):
+            if self.manifest_list is not None:
+                io = self.io
+                for manifest in read_manifest_list(io.new_input(self.manifest_list)):
                     entries = cache.get(manifest.manifest_path) if cache is not None else None
                     if entries is None:
                         entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
@@ -87,13 +92,14 @@ class TableSnapshot:
         return self._files
 
 
-def field_names_stable(base: Table, head: Table, names: Sequence[str]) -> bool:
+def field_names_stable(base: Sequence[Schema], head: Sequence[Schema], names: Sequence[str]) -> bool:
     """True when every column in ``names`` had one name and one field id across all schemas of both
-    tables: then reading data files by column name (not by field id) reads the right column."""
+    tables (``base`` and ``head``: each table's schemas): then reading data files by column name
+    (not by field id) reads the right column."""
     ids: dict[str, set[int]] = {}
     names_of: dict[int, set[str]] = {}
-    for tbl in (base, head):
-        for schema in tbl.metadata.schemas:
+    for schemas in (base, head):
+        for schema in schemas:
             for f in schema.fields:
                 ids.setdefault(f.name, set()).add(f.field_id)
                 names_of.setdefault(f.field_id, set()).add(f.name)
