@@ -26,7 +26,7 @@ diff and output, timed from outside (issue 10). ``--skip-peers`` leaves reladiff
 and data-diff out. ``--baseline-root DIR`` adds ``baseline`` and ``baseline_no_profiles``: the same
 in-process diff with branchops imported from DIR (a checkout of another commit, e.g. main), in
 the same rounds, for an A/B pair measured under the same load, and (with the CLI runs)
-``branchops_cli_baseline``: the baseline checkout's own ``.venv/bin/branchops diff`` as a whole
+``baseline_cli``: the baseline checkout's own ``.venv/bin/branchops diff`` as a whole
 process (``cli_speedup_vs_baseline_*``). ``--cli`` keeps the whole ``branchops diff`` processes
 with ``--skip-peers`` (reladiff left out). The load average is recorded
 before and after: the machine is shared. ``--work DIR`` keeps the generated data in DIR (and
@@ -165,10 +165,10 @@ def run_cli(argv: list[str], cwd: Path, timeout: float | None = None) -> dict[st
 
 def cli_argv(tool: str, work: Path, data: dict[str, Any], ref: str, head_table: str,
              peers_python: str, baseline_root: str | None = None) -> list[str]:
-    """The command line of a whole-process run: ``branchops diff`` (``branchops_cli_baseline``:
+    """The command line of a whole-process run: ``branchops diff`` (``baseline_cli``:
     the baseline checkout's, from its ``.venv``) or ``reladiff`` (same rows)."""
-    if tool.startswith("branchops_cli"):
-        exe = (Path(str(baseline_root)) / ".venv" / "bin" / "branchops" if tool == "branchops_cli_baseline"
+    if tool in ("branchops_cli", "baseline_cli"):
+        exe = (Path(str(baseline_root)) / ".venv" / "bin" / "branchops" if tool == "baseline_cli"
                else Path(sys.executable).with_name("branchops"))
         return [str(exe), "diff", ref, "--key", "bench.t=id", "--sample", "5", "--output", "json"]
     url = f"duckdb://{data['db']}"
@@ -298,7 +298,7 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     tools += ["baseline", "baseline_no_profiles"] if args.baseline_root else []
     tools += [] if args.skip_peers else [*args.peers, "reladiff_cli"]
     tools += ["branchops_cli"] if args.cli or not args.skip_peers else []
-    tools += ["branchops_cli_baseline"] if args.baseline_root and "branchops_cli" in tools else []
+    tools += ["baseline_cli"] if args.baseline_root and "branchops_cli" in tools else []
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     for i in range(max(rounds, args.repeat)):
@@ -315,7 +315,7 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
             elif tool.endswith("_cli"):
                 (work / "branchops.toml").touch()  # the CLI finds the lakehouse by its config file
                 argv = cli_argv(tool, work, data, ref, head, args.peers_python, args.baseline_root)
-                res = run_cli(argv, work, None if tool.startswith("branchops_cli") else args.peer_timeout)
+                res = run_cli(argv, work, None if tool != "reladiff_cli" else args.peer_timeout)
             elif tool == "engine_limit":
                 res = run_child(sys.executable, ["engine_limit", str(work), "main", ref, "bench.t"])
             else:
@@ -338,7 +338,7 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
         peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
         if peers and stat in ours:
             entry[f"speedup_vs_fastest_peer_{short}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
-        cli = entry.get("branchops_cli", {}), entry.get("reladiff_cli", {}), entry.get("branchops_cli_baseline", {})
+        cli = entry.get("branchops_cli", {}), entry.get("reladiff_cli", {}), entry.get("baseline_cli", {})
         if stat in cli[0] and stat in cli[1]:
             entry[f"cli_speedup_vs_reladiff_{short}"] = round(cli[1][stat] / max(cli[0][stat], 1e-9), 2)
         if stat in cli[2] and stat in cli[1]:
@@ -357,7 +357,7 @@ def main() -> None:
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--cli", action="store_true",
                     help="time whole `branchops diff` processes even with --skip-peers (and the baseline's with "
-                         "--baseline-root: branchops_cli_baseline)")
+                         "--baseline-root: baseline_cli)")
     ap.add_argument("--peers", nargs="*", default=["reladiff", "data-diff"],
                     help="in-process peers (library calls); the CLI-to-CLI pair always runs unless --skip-peers")
     ap.add_argument("--repeat", type=int, default=3)
