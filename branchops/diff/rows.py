@@ -51,7 +51,7 @@ ONE_PASS_BYTES_PER_ROW = 40
 #: manifests), a keyed diff without profiles pairs the sources themselves in two queries
 #: (``paired``) instead of storing differing rows first: on few rows the stored tables' statements
 #: cost more than reading the rows twice (10M-row table, 2 of 201 files rewritten, 200,000 rows
-#: read: 0.20 s against 0.40 s; bench/results/diff_confined.json). Not measured above that size
+#: read: 0.17 s against 0.35 s; bench/results/diff_paired_ab.json). Not measured above that size
 PAIRED_MAX_ROWS = 1_000_000
 
 
