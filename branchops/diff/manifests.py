@@ -155,8 +155,20 @@ def _as_dict(entries: list[dict[str, Any]], pos: int) -> tuple[dict[Any, Any], i
     return {e["key"]: e["value"] for e in entries}, pos
 
 
+#: what decoding a file this module does not understand raises (then pyiceberg reads it)
+DECODE_ERRORS = (KeyError, IndexError, TypeError, ValueError, struct.error, zlib.error)
+
+
 def read_avro(data: bytes) -> Iterator[Any]:
-    """The records of an Avro object container file."""
+    """The records of an Avro object container file. Raises UnsupportedManifest when the file is
+    not one this module decodes (codec, schema or a broken block)."""
+    try:
+        yield from _records(data)
+    except DECODE_ERRORS as e:  # UnicodeDecodeError is a ValueError
+        raise UnsupportedManifest(f"cannot decode the Avro file ({type(e).__name__}: {e})") from e
+
+
+def _records(data: bytes) -> Iterator[Any]:
     if data[:4] != MAGIC:
         raise UnsupportedManifest("not an Avro object container file")
     meta, pos = compile_schema({"type": "map", "values": "bytes"})(data, 4)

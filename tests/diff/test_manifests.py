@@ -99,3 +99,8 @@ def test_not_an_avro_file_or_a_broken_block() -> None:
     assert list(read_avro(header + b"\x04\x04\x02\x04" + b"S" * 16)) == [1, 2]  # two longs, zigzag 2 and 4
     with pytest.raises(UnsupportedManifest, match="sync"):
         list(read_avro(header + b"\x04\x04\x02\x04" + b"X" * 16))
+    with pytest.raises(UnsupportedManifest, match="IndexError"):  # two values said, one there
+        list(read_avro(header + b"\x04\x02\x02" + b"S" * 16))
+    unknown = b"Obj\x01" + b"\x02" + b"\x16avro.schema" + b"\x12\"a.b.Rec\"" + b"\x00" + b"S" * 16
+    with pytest.raises(UnsupportedManifest, match="KeyError"):  # a named type never defined
+        list(read_avro(unknown + b"\x02\x02\x02" + b"S" * 16))
