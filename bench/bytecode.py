@@ -16,15 +16,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ensure_bytecode(python: str = sys.executable) -> None:
-    """Compile ``python``'s site-packages and the branchops package once, and let children keep
-    caches (``PYTHONDONTWRITEBYTECODE`` is removed from this process's environment)."""
+def ensure_bytecode(python: str = sys.executable, root: Path = ROOT) -> None:
+    """Compile ``python``'s site-packages and the branchops package (of the checkout ``root``)
+    once, and let children keep caches (``PYTHONDONTWRITEBYTECODE`` is removed from this
+    process's environment)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sites = subprocess.run(
         [python, "-c", "import site; print('\\n'.join(site.getsitepackages()))"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
     subprocess.run(
-        [python, "-m", "compileall", "-q", "-j", "0", *sites, str(ROOT / "branchops")],
+        [python, "-m", "compileall", "-q", "-j", "0", *sites, str(root / "branchops")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
     )

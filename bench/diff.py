@@ -25,7 +25,10 @@ rows (``branchops diff`` on the lakehouse, ``reladiff`` on the DuckDB tables): s
 diff and output, timed from outside (issue 10). ``--skip-peers`` leaves reladiff
 and data-diff out. ``--baseline-root DIR`` adds ``baseline`` and ``baseline_no_profiles``: the same
 in-process diff with branchops imported from DIR (a checkout of another commit, e.g. main), in
-the same rounds, for an A/B pair measured under the same load. The load average is recorded
+the same rounds, for an A/B pair measured under the same load, and (with the CLI runs)
+``baseline_cli``: the baseline checkout's own ``.venv/bin/branchops diff`` as a whole
+process (``cli_speedup_vs_baseline_*``). ``--cli`` keeps the whole ``branchops diff`` processes
+with ``--skip-peers`` (reladiff left out). The load average is recorded
 before and after: the machine is shared. ``--work DIR`` keeps the generated data in DIR (and
 reuses it when DIR already holds it). Writes bench/results/diff.json.
 
@@ -161,11 +164,13 @@ def run_cli(argv: list[str], cwd: Path, timeout: float | None = None) -> dict[st
 
 
 def cli_argv(tool: str, work: Path, data: dict[str, Any], ref: str, head_table: str,
-             peers_python: str) -> list[str]:
-    """The command line of a whole-process run: ``branchops diff`` or ``reladiff`` (same rows)."""
-    if tool == "branchops_cli":
-        return [str(Path(sys.executable).with_name("branchops")), "diff", ref, "--key", "bench.t=id",
-                "--sample", "5", "--output", "json"]
+             peers_python: str, baseline_root: str | None = None) -> list[str]:
+    """The command line of a whole-process run: ``branchops diff`` (``baseline_cli``:
+    the baseline checkout's, from its ``.venv``) or ``reladiff`` (same rows)."""
+    if tool in ("branchops_cli", "baseline_cli"):
+        exe = (Path(str(baseline_root)) / ".venv" / "bin" / "branchops" if tool == "baseline_cli"
+               else Path(sys.executable).with_name("branchops"))
+        return [str(exe), "diff", ref, "--key", "bench.t=id", "--sample", "5", "--output", "json"]
     url = f"duckdb://{data['db']}"
     cols = [a for c in COLUMNS[1:] for a in ("-c", c)]
     return [str(Path(peers_python).with_name("reladiff")), url, "base", url, head_table, "-k", "id", *cols, "--stats"]
@@ -291,7 +296,9 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
     head = {"identical": "head_same"}.get(name, f"head_{name}")
     tools = ["branchops", "branchops_no_profiles", "engine_limit"]
     tools += ["baseline", "baseline_no_profiles"] if args.baseline_root else []
-    tools += [] if args.skip_peers else [*args.peers, "branchops_cli", "reladiff_cli"]
+    tools += [] if args.skip_peers else [*args.peers, "reladiff_cli"]
+    tools += ["branchops_cli"] if args.cli or not args.skip_peers else []
+    tools += ["baseline_cli"] if args.baseline_root and "branchops_cli" in tools else []
     rounds = args.repeat if name == "full" else max(args.repeat_other, 1)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
     for i in range(max(rounds, args.repeat)):
@@ -307,12 +314,13 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
                                 root=Path(args.baseline_root) if tool.startswith("baseline") else ROOT)
             elif tool.endswith("_cli"):
                 (work / "branchops.toml").touch()  # the CLI finds the lakehouse by its config file
-                argv = cli_argv(tool, work, data, ref, head, args.peers_python)
-                res = run_cli(argv, work, None if tool == "branchops_cli" else args.peer_timeout)
+                argv = cli_argv(tool, work, data, ref, head, args.peers_python, args.baseline_root)
+                res = run_cli(argv, work, None if tool != "reladiff_cli" else args.peer_timeout)
             elif tool == "engine_limit":
                 res = run_child(sys.executable, ["engine_limit", str(work), "main", ref, "bench.t"])
             else:
                 res = run_child(args.peers_python, [tool, data["db"], "base", head], args.peer_timeout)
+            res["load_average_1m"] = round(os.getloadavg()[0], 2)  # just after the run
             runs[tool].append(res)
             print(name, tool, json.dumps(res), flush=True)
     entry: dict[str, Any] = {t: summary(r) for t, r in runs.items()}
@@ -330,9 +338,13 @@ def scenario(name: str, work: Path, data: dict[str, Any], args: argparse.Namespa
         peers = [entry[t][stat] for t in tools if t not in OURS and not t.endswith("_cli") and stat in entry[t]]
         if peers and stat in ours:
             entry[f"speedup_vs_fastest_peer_{short}"] = round(min(peers) / max(ours[stat], 1e-9), 2)
-        cli = entry.get("branchops_cli", {}), entry.get("reladiff_cli", {})
+        cli = entry.get("branchops_cli", {}), entry.get("reladiff_cli", {}), entry.get("baseline_cli", {})
         if stat in cli[0] and stat in cli[1]:
             entry[f"cli_speedup_vs_reladiff_{short}"] = round(cli[1][stat] / max(cli[0][stat], 1e-9), 2)
+        if stat in cli[2] and stat in cli[1]:
+            entry[f"cli_baseline_speedup_vs_reladiff_{short}"] = round(cli[1][stat] / max(cli[2][stat], 1e-9), 2)
+        if stat in cli[0] and stat in cli[2]:
+            entry[f"cli_speedup_vs_baseline_{short}"] = round(cli[2][stat] / max(cli[0][stat], 1e-9), 2)
     return entry
 
 
@@ -343,6 +355,9 @@ def main() -> None:
     ap.add_argument("--peers-python", default="/work/peers-venv/bin/python")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "diff.json"))
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--cli", action="store_true",
+                    help="time whole `branchops diff` processes even with --skip-peers (and the baseline's with "
+                         "--baseline-root: baseline_cli)")
     ap.add_argument("--peers", nargs="*", default=["reladiff", "data-diff"],
                     help="in-process peers (library calls); the CLI-to-CLI pair always runs unless --skip-peers")
     ap.add_argument("--repeat", type=int, default=3)
@@ -371,6 +386,9 @@ def main() -> None:
     ensure_bytecode()  # whole-process times include imports, not compiling them from source
     if not args.skip_peers and Path(args.peers_python).exists():
         ensure_bytecode(args.peers_python)
+    baseline_python = Path(str(args.baseline_root)) / ".venv" / "bin" / "python"
+    if args.baseline_root and baseline_python.exists():
+        ensure_bytecode(str(baseline_python), Path(args.baseline_root))
     load_before = [round(x, 2) for x in os.getloadavg()]
     with workdir(args.work) as work:
         marker = work / "bench-data.json"

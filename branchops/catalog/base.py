@@ -340,15 +340,18 @@ class VersionedCatalog(ABC):
         return out
 
     # -- tables -------------------------------------------------------------------------
-    def load_table(self, ref: str, table: str) -> Table:
+    def load_table(self, ref: str, table: str, *, scans: bool = True) -> Table:
         """The pyiceberg ``Table`` of ``table`` as it is on ``ref`` (read-only use).
+
+        ``scans=False``: for reading its metadata and manifests only, not ``scan()``: local files
+        are then read without loading pyarrow (``catalog/local_io.py``).
 
         Raises:
             TableNotFound, RefNotFound.
         """
         from branchops.catalog.iceberg import load_table_or_raise
 
-        return load_table_or_raise(self, ref, table)
+        return load_table_or_raise(self, ref, table, scans=scans)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -65,22 +65,29 @@ class BranchIcebergCatalog(MetastoreCatalog):
         self.table_level_conflicts = table_level_conflicts
 
     # -- reading ------------------------------------------------------------------------
-    def _table_from(self, table: str, location: str, *, for_writes: bool = True) -> Table:
+    def _table_from(self, table: str, location: str, *, for_writes: bool = True, scans: bool = True) -> Table:
         """The table at ``location``; ``for_writes``: its new files go under this ref's folder
-        (in memory only: what a commit stores is computed from ``for_writes=False``)."""
-        io = load_file_io(properties=self.properties, location=location)
+        (in memory only: what a commit stores is computed from ``for_writes=False``); ``scans``
+        False: its ``FileIO`` reads local metadata without pyarrow (``local_io``), for a reader
+        that plans from metadata and does not scan through pyiceberg."""
+        if scans:
+            io = load_file_io(properties=self.properties, location=location)
+        else:
+            from branchops.catalog.local_io import metadata_read_io
+
+            io = metadata_read_io(self.properties, location)
         metadata = FromInputFile.table_metadata(io.new_input(location))
         if for_writes and self.files_root is not None and not metadata.location.startswith(self.files_root + "/"):
             metadata = with_branch_paths(metadata, self.files_root, table)
         ident = tuple(table.split("."))
         return Table(ident, metadata=metadata, metadata_location=location, io=io, catalog=self)
 
-    def load_table(self, identifier: str | Identifier) -> Table:
+    def load_table(self, identifier: str | Identifier, *, scans: bool = True) -> Table:
         table = _table_id(identifier)
         location = self.versioned.tables(self.ref).get(table)
         if location is None:
             raise NoSuchTableError(f"no table {table} on {self.ref}")
-        return self._table_from(table, location)
+        return self._table_from(table, location, scans=scans)
 
     def list_tables(self, namespace: str | Identifier) -> list[Identifier]:
         ns = _table_id(namespace)
@@ -247,9 +254,9 @@ class BranchIcebergCatalog(MetastoreCatalog):
         raise NotImplementedError("branchops does not store views")
 
 
-def load_table_or_raise(versioned: VersionedCatalog, ref: str, table: str) -> Table:
+def load_table_or_raise(versioned: VersionedCatalog, ref: str, table: str, *, scans: bool = True) -> Table:
     try:
-        return BranchIcebergCatalog(versioned, ref).load_table(table)
+        return BranchIcebergCatalog(versioned, ref).load_table(table, scans=scans)
     except NoSuchTableError as e:
         raise TableNotFound(
             f"no table {table} on {ref}",

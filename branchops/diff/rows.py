@@ -47,6 +47,12 @@ FOLD_MAX_CELLS = 5_000_000
 #: At 100M rows under 1 GB on a quiet machine (bench/diff_scale.py): 45.6 s against the one
 #: pass's 75.7 s without profiles, 86.4 s against 92.5 s with them
 ONE_PASS_BYTES_PER_ROW = 40
+#: at most this many rows read on both sides together (a pruned diff's files, known from the
+#: manifests), a keyed diff without profiles pairs the sources themselves in two queries
+#: (``paired``) instead of storing differing rows first: on few rows the stored tables' statements
+#: cost more than reading the rows twice (10M-row table, 2 of 201 files rewritten, 200,000 rows
+#: read: 0.17 s against 0.35 s; bench/results/diff_paired_ab.json). Not measured above that size
+PAIRED_MAX_ROWS = 1_000_000
 
 
 @dataclass
@@ -95,13 +101,18 @@ def diff_rows(
         return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0 if key else None),
                        dict.fromkeys([c.name for c in values] if key else [], 0), Samples(),
                        (0, 0) if key else None)
-    if key and engine.ONE_QUERY_KEYED_DIFF and source_rows is not None:
+    # pair the sources themselves: where stored results cost statements of their own (Trino), or
+    # on few rows without profiles (a pruned diff); a key proved to repeat takes the general path
+    few = source_rows is not None and not profile and sum(source_rows) <= PAIRED_MAX_ROWS
+    pair = bool(key) and source_rows is not None and (engine.ONE_QUERY_KEYED_DIFF or few)
+    if key and pair and source_rows is not None:
         b = base if base is not None else paired.empty_like(head)  # type: ignore[arg-type]
         h = head if head is not None else paired.empty_like(base)  # type: ignore[arg-type]
         got = paired.paired_diff(engine, b, h, key, columns, source_rows, counts, opts.tolerance, opts.sample,
                                  profile=profile)
         if got is not None:
             return RowDiff(got.rows, got.columns, got.samples, (0, 0), got.profiles)
+    keys_repeat = pair  # the pairing failed only because a key repeats
     if not key and engine.ONE_QUERY_KEYED_DIFF:  # no stored results: the multiset diff in one query
         rows, samples = paired.keyless_diff(engine, base, head, columns, counts, opts.sample)
         return RowDiff(rows, {}, samples)
@@ -110,8 +121,9 @@ def diff_rows(
         duplicates = profiles = None
         src, cols = (base, head), columns
         if key:
-            one, keys_repeat = None, False
-            if engine.FAST_KEYED_DIFF and base is not None and head is not None and _one_pass_fits(engine, source_rows):
+            one = None
+            fast = not keys_repeat and engine.FAST_KEYED_DIFF and _one_pass_fits(engine, source_rows)
+            if fast and base is not None and head is not None:
                 one, keys_repeat = _one_pass(engine, scratch, base, head, key, columns, source_rows, profile, exact)
             if one is not None and one.rows == (0, 0):  # every row is equal
                 return RowDiff(RowCounts(counts[0], counts[1], 0, 0, 0), dict.fromkeys([c.name for c in values], 0),

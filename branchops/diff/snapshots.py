@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.conversions import from_bytes
-from pyiceberg.manifest import DataFileContent
 from pyiceberg.types import (
     DecimalType,
     DoubleType,
@@ -17,10 +16,11 @@ from pyiceberg.types import (
     PrimitiveType,
 )
 
+from branchops.diff.manifests import DATA, DataFileEntry, UnsupportedManifest, live_files, live_files_by_pyiceberg
 from branchops.diff.model import Profile
 
 if TYPE_CHECKING:
-    from pyiceberg.manifest import DataFile
+    from pyiceberg.io import FileIO
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table
 
@@ -30,20 +30,25 @@ NUMERIC_TYPES = (IntegerType, LongType, FloatType, DoubleType, DecimalType)
 
 @dataclass
 class TableSnapshot:
-    """One side of a table diff, as its metadata describes it."""
+    """One side of a table diff, as its metadata describes it: the current snapshot (its id,
+    summary and manifest list), the current schema and every schema in the table's history."""
 
-    table: Table
+    io: FileIO
     snapshot_id: int | None
     schema: Schema
+    schemas: tuple[Schema, ...]
+    manifest_list: str | None = None
     summary: dict[str, str] = field(default_factory=dict)
-    _files: dict[str, DataFile] | None = None
+    _files: dict[str, DataFileEntry] | None = None
     _deletes: int | None = None
 
     @classmethod
     def load(cls, table: Table) -> TableSnapshot:
+        """From pyiceberg's ``Table`` (``metadata_file.load_side`` reads the file without it)."""
         snap = table.current_snapshot()
         summary = dict(snap.summary.additional_properties) if snap and snap.summary else {}
-        return cls(table, snap.snapshot_id if snap else None, table.schema(), summary)
+        return cls(table.io, snap.snapshot_id if snap else None, table.schema(), tuple(table.metadata.schemas),
+                   snap.manifest_list if snap else None, summary)
 
     @property
     def empty(self) -> bool:
@@ -65,35 +70,31 @@ class TableSnapshot:
         self.files()
         return bool(self._deletes)
 
-    def files(self, cache: dict[str, list[Any]] | None = None) -> dict[str, DataFile]:
+    def files(self, cache: dict[str, list[DataFileEntry]] | None = None) -> dict[str, DataFileEntry]:
         """Live data files of the snapshot by path (manifests shared by both sides are read once)."""
         if self._files is None:
             self._files, self._deletes = {}, 0
-            snap = self.table.current_snapshot()
-            if snap is not None:
-                io = self.table.io
-                for manifest in snap.manifests(io):
-                    entries = cache.get(manifest.manifest_path) if cache is not None else None
-                    if entries is None:
-                        entries = manifest.fetch_manifest_entry(io, discard_deleted=True)
-                        if cache is not None:
-                            cache[manifest.manifest_path] = entries
-                    for entry in entries:
-                        df = entry.data_file
-                        if df.content == DataFileContent.DATA:
-                            self._files[df.file_path] = df
-                        else:
-                            self._deletes += 1
+            if self.manifest_list is not None:
+                try:
+                    entries = live_files(self.io, self.manifest_list, cache)
+                except UnsupportedManifest:
+                    entries = live_files_by_pyiceberg(self.io, self.manifest_list)
+                for df in entries:
+                    if df.content == DATA:
+                        self._files[df.file_path] = df
+                    else:
+                        self._deletes += 1
         return self._files
 
 
-def field_names_stable(base: Table, head: Table, names: Sequence[str]) -> bool:
+def field_names_stable(base: Sequence[Schema], head: Sequence[Schema], names: Sequence[str]) -> bool:
     """True when every column in ``names`` had one name and one field id across all schemas of both
-    tables: then reading data files by column name (not by field id) reads the right column."""
+    tables (``base`` and ``head``: each table's schemas): then reading data files by column name
+    (not by field id) reads the right column."""
     ids: dict[str, set[int]] = {}
     names_of: dict[int, set[str]] = {}
-    for tbl in (base, head):
-        for schema in tbl.metadata.schemas:
+    for schemas in (base, head):
+        for schema in schemas:
             for f in schema.fields:
                 ids.setdefault(f.name, set()).add(f.field_id)
                 names_of.setdefault(f.field_id, set()).add(f.name)
@@ -113,7 +114,7 @@ def _decode(ftype: Any, raw: bytes | None) -> Any:
         return None
 
 
-def manifest_profiles(files: Mapping[str, DataFile], schema: Schema, names: Sequence[str]) -> dict[str, Profile]:
+def manifest_profiles(files: Mapping[str, DataFileEntry], schema: Schema, names: Sequence[str]) -> dict[str, Profile]:
     """Nulls, min and max of each column from the data files' column statistics (no data read).
 
     Distinct and mean are not in Iceberg manifests: they are None. Figures are None when a file
@@ -162,7 +163,7 @@ class ExactStats:
     hi: Any = None
 
 
-def exact_stats(files: Mapping[str, DataFile], schema: Schema, names: Sequence[str]) -> dict[str, ExactStats]:
+def exact_stats(files: Mapping[str, DataFileEntry], schema: Schema, names: Sequence[str]) -> dict[str, ExactStats]:
     """The columns of ``names`` whose non-null count (and, for :data:`EXACT_BOUND_TYPES`, min and
     max) every file's statistics give exactly. Valid only when the side is read as exactly these
     files with no delete files, by field id or stable names, and values are not cast. A column
@@ -192,7 +193,7 @@ def exact_stats(files: Mapping[str, DataFile], schema: Schema, names: Sequence[s
     return out
 
 
-def _key_range(field: Any, files: Sequence[DataFile]) -> tuple[bool, Any, Any] | None:
+def _key_range(field: Any, files: Sequence[DataFileEntry]) -> tuple[bool, Any, Any] | None:
     """(any NULL, lowest, highest) of one key column over ``files``; None when a bound is unknown."""
     nulls, lo, hi = False, None, None
     for df in files:
@@ -209,7 +210,7 @@ def _key_range(field: Any, files: Sequence[DataFile]) -> tuple[bool, Any, Any] |
     return nulls, lo, hi
 
 
-def files_for_keys(files: Mapping[str, DataFile], changed: Sequence[DataFile], schema: Schema,
+def files_for_keys(files: Mapping[str, DataFileEntry], changed: Sequence[DataFileEntry], schema: Schema,
                    key: Sequence[str]) -> list[str]:
     """Paths of ``files`` that may hold a key value of a row in ``changed``, by the key columns'
     bounds and null counts in the manifests (every file when a bound is unknown or a float)."""
@@ -223,7 +224,7 @@ def files_for_keys(files: Mapping[str, DataFile], changed: Sequence[DataFile], s
     return sorted(path for path, df in files.items() if _may_hold(df, wanted))
 
 
-def _may_hold(df: DataFile, wanted: Sequence[tuple[Any, tuple[bool, Any, Any]]]) -> bool:
+def _may_hold(df: DataFileEntry, wanted: Sequence[tuple[Any, tuple[bool, Any, Any]]]) -> bool:
     for f, (nulls, lo, hi) in wanted:
         rng = _key_range(f, [df])
         if rng is None:

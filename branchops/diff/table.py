@@ -13,6 +13,7 @@ from pyiceberg.types import PrimitiveType
 
 from branchops.diff import paired
 from branchops.diff import queries as q
+from branchops.diff.metadata_file import load_side
 from branchops.diff.model import (
     ColumnProfiles,
     ColumnType,
@@ -55,7 +56,7 @@ def _columns(side: TableSnapshot) -> list[ColumnType]:
 def added_or_removed(
     catalog: VersionedCatalog, ref: str, name: str, removed: bool, key: tuple[tuple[str, ...], str] | None
 ) -> TableDiff:
-    side = TableSnapshot.load(catalog.load_table(ref, name))
+    side = load_side(catalog, ref, name)
     n = side.records() or 0
     cols = tuple(_columns(side))
     return TableDiff(
@@ -96,8 +97,8 @@ class TableDiffer:
     def run(self) -> TableDiff:
         from sqlglot import exp as sqlexp
 
-        b = TableSnapshot.load(self.catalog.load_table(self.refs[0], self.name))
-        h = TableSnapshot.load(self.catalog.load_table(self.refs[1], self.name))
+        b = load_side(self.catalog, self.refs[0], self.name)
+        h = load_side(self.catalog, self.refs[1], self.name)
         schema = self._schema(b, h)
         if b.snapshot_id == h.snapshot_id and not schema.differs:
             return TableDiff(self.name, TableStatus.UNCHANGED, Method.SAME_SNAPSHOT)
@@ -202,7 +203,7 @@ class TableDiffer:
         shared = bf.keys() & hf.keys()
         stats = None if b.empty or h.empty else FileStats(
             len(bf), len(hf), len(shared), len(bf) - len(shared), len(hf) - len(shared))
-        by_name = not direct or field_names_stable(b.table, h.table, names)
+        by_name = not direct or field_names_stable(b.schemas, h.schemas, names)
         if shared and not by_name:
             self.notes.append("columns were renamed in the table's history: read every row")
         if not by_name:
@@ -243,7 +244,7 @@ class TableDiffer:
         for i, (side, other, within) in enumerate(((b, h, read[0]), (h, b, read[1]))):
             changed = [f for p, f in side.files().items() if p not in other.files()]
             candidates = files_for_keys(side.files(), changed, side.schema, self.key)
-            if found == (0, 0) and self.engine.READS_TABLE_FILES and set(candidates) <= {f.file_path for f in changed}:
+            if found == (0, 0) and set(candidates) <= {f.file_path for f in changed}:
                 checks.append(0)  # no key repeats in the rows read, and no other file may hold their keys
                 continue
             whole = self._files_source(i, candidates)
