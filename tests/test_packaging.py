@@ -65,6 +65,23 @@ def test_a_diff_nothing_moved_in_loads_no_data_stack(tmp_path: Path) -> None:
     assert loaded == []
 
 
+def test_a_pr_run_without_a_forge_token_loads_no_http_client() -> None:
+    """``pr open`` outside GitHub/GitLab posts nothing: the modules it runs import httpx only
+    when a client is made (~30 ms of a fresh process)."""
+    code = (
+        "import sys\n"
+        "import branchops.pr.lifecycle, branchops.pr.reporter, branchops.pr.gitlab\n"
+        "from branchops.pr.github import GitHubClient\n"
+        "assert GitHubClient.from_env({}) is None\n"
+        "print('httpx' in sys.modules)\n"
+        "client = GitHubClient('o/r', 'token')\n"
+        "print('httpx' in sys.modules, client._owns_client)\n"
+        "client.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
 def test_public_names_still_resolve_lazily() -> None:
     code = (
         "import sys, branchops\n"

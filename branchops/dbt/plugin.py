@@ -23,10 +23,15 @@ class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.scratch: str | None = plugin_config.get("scratch")
 
-    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+    def scratch_path(self) -> str | None:
+        """The spec file the scratch database is filled from (None: only load the extension)."""
         scratch = self.scratch
         if scratch and scratch.startswith("env:"):  # the profile stays the same from run to run
             scratch = os.environ.get(scratch[4:])
+        return scratch or None
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        scratch = self.scratch_path()
         if scratch:
             populate(conn, scratch)
         else:

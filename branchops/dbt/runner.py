@@ -20,6 +20,7 @@ One invocation, start to end:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from branchops.dbt import args as dbt_args
+from branchops.dbt import prewarm
 from branchops.dbt.artifacts import (
     MANIFEST_PROPERTY,
     NOT_LOOKED_UP,
@@ -136,22 +138,24 @@ def run_dbt(
         project.write_profile(inv.work, scratch_spec=inv.spec, schema=lakehouse.settings.target_schema,
                               threads=threads)
         write_spec(inv.spec, tables)  # the database a refine's compile opens: every table a view
-        inv.seed_partial_parse(base or lakehouse.main, stored)
-        try:
-            close_dbt_connections()  # a database an earlier run in this process left would hold its tables
-            parsing = time.perf_counter()
-            manifest_obj, manifest = inv.parse(result)
-            result.timings["parse"] = time.perf_counter() - parsing  # the first in a process imports dbt
-            if inv.refine is not None:  # its compile leaves dbt's database open for the build
-                inv.refine(inv, manifest_obj, manifest)
-            copy = inv.in_place_tables(manifest_obj, manifest, tables)
-            write_spec(inv.spec, tables, copy)  # for a database dbt opens from here on
-            _copy_into_open_database(tables, copy)
-            copies = {t: _row_count(lakehouse, branch, t) for t in copy}
-            result.timings["prepare"] = time.perf_counter() - started
-            _run_and_publish(lakehouse, inv, result, manifest_obj, manifest, tables, copies)
-        finally:
-            close_dbt_connections()
+        # ls opens no database; any other command's is opened while dbt imports and parses
+        with prewarm.ahead(inv.spec) if command != "ls" else contextlib.nullcontext():
+            inv.seed_partial_parse(base or lakehouse.main, stored)
+            try:
+                close_dbt_connections()  # a database an earlier run in this process left would hold its tables
+                parsing = time.perf_counter()
+                manifest_obj, manifest = inv.parse(result)
+                result.timings["parse"] = time.perf_counter() - parsing  # the first in a process imports dbt
+                if inv.refine is not None:  # its compile leaves dbt's database open for the build
+                    inv.refine(inv, manifest_obj, manifest)
+                copy = inv.in_place_tables(manifest_obj, manifest, tables)
+                write_spec(inv.spec, tables, copy)  # for a database dbt opens from here on
+                _copy_into_open_database(tables, copy)
+                copies = {t: _row_count(lakehouse, branch, t) for t in copy}
+                result.timings["prepare"] = time.perf_counter() - started
+                _run_and_publish(lakehouse, inv, result, manifest_obj, manifest, tables, copies)
+            finally:
+                close_dbt_connections()
     result.timings["total"] = time.perf_counter() - started
     return result
 

@@ -40,8 +40,12 @@ def write_spec(path: Path, tables: Mapping[str, str], copy: Iterable[str] = ()) 
 
 def populate(con: duckdb.DuckDBPyConnection, spec_path: str | Path) -> None:
     """Create a schema per namespace and a view (or, for ``copy``, a table) per table."""
+    fill(con, json.loads(Path(spec_path).read_text()))
+
+
+def fill(con: duckdb.DuckDBPyConnection, spec: Mapping[str, Any]) -> None:
+    """:func:`populate` from the spec's content."""
     load_iceberg(con)
-    spec: dict[str, Any] = json.loads(Path(spec_path).read_text())
     tables: dict[str, str] = spec["tables"]
     copy = set(spec.get("copy", []))
     for ns in sorted({validate_table_id(t)[0] for t in tables}):

@@ -5,6 +5,8 @@
   each flag, at every invocation (a ``pr open`` makes four: parse, compile, ls, build). The walk
   below finds the same module from the frames' globals without reading any source.
 - dbt builds the JSON schemas it validates with in every process: see :func:`preload_schemas`.
+- dbt looks for plugin modules (top-level ``dbt_*`` modules) by listing every folder on
+  ``sys.path`` at every invocation (~18 ms each): the answer is kept per ``sys.path``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def _install() -> None:
 
     if BehaviorFlagRendered.__dict__.get("_default_source") is not _installed:
         BehaviorFlagRendered._default_source = _installed  # type: ignore[method-assign]
+    _install_plugin_modules()
     current = dbtClassMixin.__dict__["json_schema"]
     if current is not _installed_json_schema:
         _original_json_schema = current.__func__  # dbt's own (an lru_cache per class)
@@ -59,6 +62,32 @@ def _install() -> None:
 
 
 _installed = staticmethod(_default_source)
+
+# -- dbt's plugin modules --------------------------------------------------------------------------
+_found_modules: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}  # (prefix, sys.path) -> modules
+_original_prefixed_modules: Any = None
+
+
+def _prefixed_modules(cls: Any) -> dict[str, Any]:
+    """``PluginManager.get_prefixed_modules``: dbt's answer, once per ``sys.path``."""
+    key = (str(cls.PLUGIN_MODULE_PREFIX), tuple(sys.path))
+    found = _found_modules.get(key)
+    if found is None:
+        found = _found_modules[key] = _original_prefixed_modules(cls)
+    return dict(found)
+
+
+_installed_prefixed_modules: classmethod[Any, Any, Any] = classmethod(_prefixed_modules)
+
+
+def _install_plugin_modules() -> None:
+    global _original_prefixed_modules
+    from dbt.plugins.manager import PluginManager
+
+    current = PluginManager.__dict__["get_prefixed_modules"]
+    if current is not _installed_prefixed_modules:
+        _original_prefixed_modules = current.__func__
+        PluginManager.get_prefixed_modules = _installed_prefixed_modules  # type: ignore[method-assign,assignment]
 
 # -- dbt's JSON schemas ------------------------------------------------------------------------
 #: dbt validates dbt_project.yml, the profile and every parsed node against JSON schemas it builds

@@ -19,14 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from branchops import text_fit
 from branchops.diff.model import MAX_COMMENT_BYTES
 from branchops.errors import BackendError, ConfigError
 from branchops.secrets import redact, register_secret
+
+if TYPE_CHECKING:
+    import httpx  # imported when a client is made: a local run (no token) never needs it
 
 #: The hidden marker that makes a comment "ours": found on every sync and edited in place.
 MARKER = "<!-- branchops:pr-report -->"
@@ -140,8 +141,12 @@ class GitHubClient:
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self._token = token
-        self._client = client or httpx.Client(timeout=30.0)
         self._owns_client = client is None
+        if client is None:
+            import httpx
+
+            client = httpx.Client(timeout=30.0)
+        self._client = client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, client: httpx.Client | None = None) -> GitHubClient | None:
@@ -172,6 +177,8 @@ class GitHubClient:
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "branchops",
         }
+        import httpx
+
         try:
             resp = self._client.request(method, url, headers=headers, json=body)
         except httpx.HTTPError as e:

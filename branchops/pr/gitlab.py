@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from branchops.errors import BackendError
 from branchops.pr.github import CHECK_NAME, MAX_STATUS_DESCRIPTION, Check, CodeMerge, json_object
 from branchops.secrets import redact, register_secret
+
+if TYPE_CHECKING:
+    import httpx  # imported when a client is made: a local run (no token) never needs it
 
 #: GitLab's answers that refuse a merge: 401/403 no permission, 404 unknown MR, 405 not mergeable
 #: (draft, closed, pipeline or approvals missing), 406 conflicts, 409 the sha is not the MR's head,
@@ -37,8 +38,12 @@ class GitLabClient:
         self.api_url = api_url.rstrip("/")
         self.project = project
         self._token = token
-        self._client = client or httpx.Client(timeout=30.0)
         self._owns_client = client is None
+        if client is None:
+            import httpx
+
+            client = httpx.Client(timeout=30.0)
+        self._client = client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, client: httpx.Client | None = None) -> GitLabClient | None:
@@ -60,6 +65,8 @@ class GitLabClient:
         self, method: str, path: str, body: Mapping[str, Any] | None = None, *, answers: tuple[int, ...] = ()
     ) -> httpx.Response:
         url = f"{self.api_url}/projects/{quote(self.project, safe='')}/{path.lstrip('/')}"
+        import httpx
+
         try:
             resp = self._client.request(method, url, headers={"PRIVATE-TOKEN": self._token,
                                                               "User-Agent": "branchops"}, json=body)

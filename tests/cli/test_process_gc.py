@@ -27,3 +27,31 @@ def test_a_whole_process_collects_less_and_skips_the_heap_at_exit() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == f"{process.THRESHOLDS} True"
+
+
+def test_a_whole_process_defers_what_pyiceberg_imports_and_branchops_does_not_use() -> None:
+    """pyparsing (pyiceberg's row-filter parser) and strictyaml (its config file) are not loaded
+    by importing what a pr run imports; both still work when used."""
+    code = ("import sys\n"
+            "sys.argv = ['branchops', '--help']\n"
+            "from branchops.cli import main, process\n"
+            "try:\n"
+            "    main()\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "import branchops.pr.lifecycle, branchops.dbt.publish, branchops.catalog.iceberg, pyiceberg.table\n"
+            "print(sorted(m for m in ('pyparsing', 'strictyaml') if m in sys.modules and\n"
+            "             type(sys.modules[m]).__name__ != '_LazyModule'))\n"
+            "from pyiceberg.expressions import parser\n"
+            "import strictyaml\n"
+            "print(parser.parse('a > 1'), strictyaml.load('k: v').data)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2] == "[]"  # neither module's code ran
+    assert lines[-1] == "GreaterThan(term=Reference(name='a'), literal=LongLiteral(1)) {'k': 'v'}"
+
+
+def test_main_called_in_process_defers_no_import(cli: CliRunner) -> None:
+    assert cli("--help").code == 0
+    assert process.DeferredImports not in sys.meta_path

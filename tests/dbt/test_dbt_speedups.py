@@ -6,6 +6,7 @@ import importlib
 import inspect
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,6 +106,25 @@ def test_stored_schemas_of_other_versions_or_unreadable_are_not_used(data: bytes
     assert schema == speedups._original_json_schema(ProjectFlags) and "marker" not in schema
     with pytest.raises(ValidationError):  # and dbt still validates with it
         ProjectFlags.validate({"send_anonymous_usage_stats": "not a boolean"})
+
+
+def test_plugin_modules_are_the_ones_dbt_finds_and_found_again_when_sys_path_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbt.plugins.manager import PluginManager
+
+    speedups.install()
+    found = PluginManager.get_prefixed_modules()
+    assert found == speedups._original_prefixed_modules(PluginManager)  # dbt's own answer
+    assert "dbt_common" in found
+    calls: list[int] = []
+    original = speedups._original_prefixed_modules
+    monkeypatch.setattr(speedups, "_original_prefixed_modules", lambda cls: calls.append(1) or original(cls))
+    assert PluginManager.get_prefixed_modules() == found and calls == []  # kept: no second listing
+    (tmp_path / "dbt_branchops_test_plugin.py").write_text("plugins = []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # a folder more on sys.path: listed again
+    again = PluginManager.get_prefixed_modules()
+    assert calls == [1] and set(again) == set(found) | {"dbt_branchops_test_plugin"}
+    sys.modules.pop("dbt_branchops_test_plugin", None)
 
 
 def test_a_dbt_shaped_otherwise_runs_without_the_speedups(monkeypatch: pytest.MonkeyPatch) -> None:

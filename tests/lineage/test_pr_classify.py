@@ -112,16 +112,19 @@ def test_the_build_reuses_the_compiles_database_with_in_place_tables_copied_in(
     views are made once. Tables the build updates in place (seeds, the incremental model a
     breaking change rebuilds) are copied into it: delete+insert into a view would fail."""
     import branchops.dbt.plugin as plugin
+    from branchops.dbt import prewarm
 
     lh, project = shop
-    opened: list[str] = []
+    opened: list[Any] = []  # databases filled with the branch's views: by the plugin, or ahead (prewarm)
 
-    def populate(con: Any, spec_path: str) -> None:  # the real one, counted
-        opened.append(spec_path)
-        real(con, spec_path)
+    def counted(real: Any) -> Any:
+        def fill(con: Any, spec: Any) -> None:
+            opened.append(spec)
+            real(con, spec)
+        return fill
 
-    real = plugin.populate
-    monkeypatch.setattr(plugin, "populate", populate)
+    monkeypatch.setattr(plugin, "populate", counted(plugin.populate))
+    monkeypatch.setattr(prewarm, "fill", counted(prewarm.fill))
     newcol = edit(project, "orders.sql", "coalesce(p.amount, 0) as amount",
                   "coalesce(p.amount, 0) as amount,\n    p.payments as payment_count", "reuse-newcol")
     out, _ = sync(lh, 45, newcol)
