@@ -181,19 +181,20 @@ def _env_values() -> dict[str, Any]:
 
 def _settings_error(e: SettingsError, cfg_path: Path | None, env: Mapping[str, Any],
                     overrides: Mapping[str, Any]) -> ConfigError:
-    """``e`` with each bad setting named where it came from: its variable, the file, or the code (a
-    Dagster resource's or `Lakehouse.open`'s arguments)."""
-    def where(name: str) -> str:
+    """``e`` with each bad setting named, and where its value came from: its variable, the file, or
+    the code (a Dagster resource's or `Lakehouse.open`'s arguments)."""
+    def source(name: str) -> str:
         if name in overrides:
-            return f"{name} (passed in code)"
+            return "passed in code"
         if name in env:
-            return f"${ENV_PREFIX}{name.upper()} (environment)"
-        return f"{name} in {cfg_path}" if cfg_path else name
+            return f"from ${ENV_PREFIX}{name.upper()}"
+        return f"in {cfg_path}" if cfg_path else "a default"
 
-    problems = [f"{where(name)}: {why}" for name, why in e.problems]
-    sources = [where(name) for name, _ in e.problems]
+    problems = [f"{name} ({source(name)}): {why}" for name, why in e.problems]
+    to_fix = [f"${ENV_PREFIX}{name.upper()}" if name in env and name not in overrides else f"{name} ({source(name)})"
+              for name, _ in e.problems]
     return ConfigError(f"invalid settings: {'; '.join(problems)}", unchanged="nothing was read or written",
-                       hint=f"fix {', '.join(sources)}" + (
+                       hint=f"fix {', '.join(to_fix)}" + (
                            "; lists take a JSON array or comma-separated text, tables a JSON object"
                            if any(name in env for name, _ in e.problems) else ""))
 

@@ -64,7 +64,7 @@ def test_a_number_setting_that_is_not_a_whole_number_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
     monkeypatch.setenv("BRANCHOPS_THREADS", raw)
-    with pytest.raises(ConfigError, match=r"\$BRANCHOPS_THREADS \(environment\): must be a whole number"):
+    with pytest.raises(ConfigError, match=r"threads \(from \$BRANCHOPS_THREADS\): must be a whole number"):
         load_settings(_write(tmp_path, "[branchops]\n"))
     monkeypatch.setenv("BRANCHOPS_THREADS", " 3 ")
     assert load_settings(_write(tmp_path, "[branchops]\n")).threads == 3
@@ -93,8 +93,8 @@ def test_a_bad_setting_is_named_where_it_came_from(tmp_path: Path, monkeypatch: 
     with pytest.raises(ConfigError) as err:
         load_settings(cfg)
     e = err.value
-    assert f"threads in {cfg}: must be a whole number" in e.message
-    assert "$BRANCHOPS_IO_PROPERTIES (environment): must be a table" in e.message
+    assert f"threads (in {cfg}): must be a whole number" in e.message
+    assert "io_properties (from $BRANCHOPS_IO_PROPERTIES): must be a table" in e.message
     assert e.hint is not None and "$BRANCHOPS_IO_PROPERTIES" in e.hint and "JSON object" in e.hint
     assert e.unchanged == "nothing was read or written"
     with pytest.raises(ConfigError, match=r"threads \(passed in code\)"):
