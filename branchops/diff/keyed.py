@@ -131,6 +131,11 @@ def profile_of(table: str, names: Sequence[str], dialect: str) -> exp.Select:
 
 def unnested(table: str, dialect: str) -> exp.Select:
     """The rows gathered by ``fetch_and_profile`` (stored in ``table``) as a table."""
-    recursive = exp.Kwarg(this=exp.var("recursive"), expression=exp.true())
-    return exp.select(exp.Unnest(expressions=[exp.column(ROWS), recursive])).from_(
-        exp.to_table(table, dialect=dialect), copy=False)
+    return exp.select(unnest_rows(ROWS)).from_(exp.to_table(table, dialect=dialect), copy=False)
+
+
+def unnest_rows(column: str) -> exp.Unnest:
+    """A list of row structs as rows, one column per field: two levels (the list, then the row),
+    not ``recursive``, which would also spread a struct column's fields into columns of their own."""
+    depth = exp.Kwarg(this=exp.var("max_depth"), expression=exp.Literal.number(2))
+    return exp.Unnest(expressions=[exp.column(column), depth])

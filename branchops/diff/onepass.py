@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from branchops.diff.keyed import JOINED, MATCHED, ROWS, total
+from branchops.diff.keyed import JOINED, MATCHED, ROWS, total, unnest_rows
 from branchops.diff.queries import DIFF, DiffColumn, aliased, column_ref, compared_value, row_hash, scalars
 
 if TYPE_CHECKING:
@@ -133,15 +133,13 @@ def joined_pass(base: exp.Expr, head: exp.Expr, key: Sequence[str], columns: Seq
 
 def differing_keys(table: str, dialect: str) -> exp.Select:
     """``(keys..., __d)``: head's keys of the differing rows, shaped for ``queries.key_rows``."""
-    recursive = exp.Kwarg(this=exp.var("recursive"), expression=exp.true())
-    return (exp.select(exp.Unnest(expressions=[exp.column(KEYS), recursive]), exp.alias_(exp.true(), DIFF))
+    return (exp.select(unnest_rows(KEYS), exp.alias_(exp.true(), DIFF))
             .from_(exp.to_table(table, dialect=dialect), copy=False).where(exp.column(DIFF), copy=False))
 
 
 def base_rows(table: str, dialect: str) -> exp.Select:
     """Base's differing rows gathered by ``joined_pass`` as a table."""
-    recursive = exp.Kwarg(this=exp.var("recursive"), expression=exp.true())
-    return (exp.select(exp.Unnest(expressions=[exp.column(ROWS), recursive]))
+    return (exp.select(unnest_rows(ROWS))
             .from_(exp.to_table(table, dialect=dialect), copy=False).where(exp.column(DIFF), copy=False))
 
 

@@ -150,7 +150,7 @@ def test_fetch_and_profile_sql() -> None:
         'FROM "main"."raw"."t" AS t LEFT JOIN (SELECT "id" AS __k0, TRUE AS __w FROM g WHERE __d) AS g '
         'ON t."id" IS NOT DISTINCT FROM g.__k0'
     )
-    assert keyed.unnested("p", "duckdb").sql("duckdb") == "SELECT UNNEST(__rows, recursive => TRUE) FROM p"
+    assert keyed.unnested("p", "duckdb").sql("duckdb") == "SELECT UNNEST(__rows, max_depth => 2) FROM p"
     joined = keyed.join_groups(src, src, ["id"], cols, "duckdb").sql("duckdb")
     assert 'FULL OUTER JOIN' in joined and 'ON b."id" IS NOT DISTINCT FROM h."id"' in joined
     assert joined.endswith('GROUP BY __d, "id"')
@@ -289,7 +289,7 @@ def test_one_pass_sql() -> None:
             'MIN("id") AS lo0, MAX("id") AS hi0, COUNT("n") AS n1, APPROX_COUNT_DISTINCT("n") EXPORT_STATE AS d1, '
             'MIN("n") AS lo1, MAX("n") AS hi1, AVG(CAST("n" AS DOUBLE)) EXPORT_STATE AS m1, ARRAY_AGG(') in profiled
     assert onepass.differing_keys("f", "duckdb").sql("duckdb") == (
-        "SELECT UNNEST(__keys, recursive => TRUE), TRUE AS __d FROM f WHERE __d")
+        "SELECT UNNEST(__keys, max_depth => 2), TRUE AS __d FROM f WHERE __d")
     merged = onepass.combined_profiles("f", "c1", cols, ["e"], "duckdb").sql("duckdb")
     assert merged.startswith(
         "SELECT 0 AS __side, e.rows AS rows, e.n0 AS n0, FINALIZE(e.d0) AS d0, e.lo0 AS lo0, e.hi0 AS hi0, ")
