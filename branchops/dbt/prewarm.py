@@ -93,7 +93,12 @@ def ahead(spec: Path) -> Iterator[Prewarmed | None]:
     an untaken database is closed on the way out."""
     global _current
     warm = Prewarmed(spec)  # first: the thread works while dbt-duckdb is imported for the hook
-    if not install():
+    try:
+        installed = install()
+    except BaseException:  # a dbt-duckdb that fails to import: its error, with the database closed
+        warm.close()
+        raise
+    if not installed:
         warm.close()
         yield None
         return
