@@ -10,8 +10,8 @@ the middle generation ~0.12 s more. Only a whole process
 tunes this (``branchops`` on the command line, ``python -m branchops``); ``main(argv)`` called
 in-process (tests) leaves the collector as it is.
 
-Such a process also defers two modules that pyiceberg imports and a branchops run does not use:
-their code runs at first use (``importlib.util.LazyLoader``), ~35 ms of every process that loads
+Such a process also defers a module that pyiceberg imports and a branchops run does not use: its
+code runs at first use (``importlib.util.LazyLoader``), ~30 ms of every process that loads
 pyiceberg otherwise. See :data:`DEFERRED`.
 """
 
@@ -35,9 +35,12 @@ THRESHOLDS = (10_000, 100, 10)
 
 
 #: imported at module level by pyiceberg, used only on paths a branchops run does not take:
-#: the parser of string row filters (pyparsing, ~30 ms) and the reader of ~/.pyiceberg.yaml
-#: (strictyaml, ~15 ms; branchops configures pyiceberg's catalogs itself)
-DEFERRED = frozenset({"pyiceberg.expressions.parser", "strictyaml"})
+#: the parser of string row filters (pyparsing, ~30 ms), which branchops never passes. Python
+#: 3.11's LazyLoader is not thread-safe (two threads first touching a lazy module fail with
+#: AttributeError), so only a module no thread reaches is deferred: strictyaml is not, since
+#: pyiceberg reads ~/.pyiceberg.yaml, when there is one, on every metadata write, and
+#: ``branchops serve`` writes from several threads
+DEFERRED = frozenset({"pyiceberg.expressions.parser"})
 
 
 class DeferredImports:
