@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterable
@@ -117,28 +118,57 @@ def _adapter_package(key: str) -> str | None:
     return parts[2] if len(parts) > 2 and parts[:2] == ["dbt", "adapters"] else None
 
 
+@functools.cache
+def _held_packages(distribution: str) -> frozenset[str]:
+    """The ``dbt/adapters/<name>`` packages and modules whose files ``distribution`` installed
+    (none when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, files
+
+    try:
+        found = files(distribution) or ()
+    except PackageNotFoundError:
+        return frozenset()
+    return frozenset(f.parts[2].removesuffix(".py") for f in found  # not dbt/adapters' own __init__
+                     if len(f.parts) > 2 and f.parts[:2] == ("dbt", "adapters") and not f.parts[2].startswith("__"))
+
+
 def _adapter_owners() -> dict[str, str]:
-    """``<name>`` -> the installed distribution whose files hold ``dbt/adapters/<name>``: read from
-    the file lists of the installed dbt distributions, since an adapter's distribution need not be
-    named ``dbt-<name>`` (dbt-athena-community holds ``dbt.adapters.athena``)."""
+    """``<name>`` -> the installed distribution whose files hold ``dbt/adapters/<name>``, from the
+    file lists of every installed dbt distribution (an adapter's distribution need not be named
+    ``dbt-<name>``: dbt-athena-community holds ``dbt.adapters.athena``)."""
     from importlib.metadata import distributions
 
     owners: dict[str, str] = {}
     for dist in distributions():
         name = dist.metadata["Name"] or ""
-        if not name.lower().startswith("dbt"):
-            continue
-        for f in dist.files or ():
-            if len(f.parts) > 2 and f.parts[:2] == ("dbt", "adapters"):
-                owners.setdefault(f.parts[2].removesuffix(".py"), name)
+        if name.lower().startswith("dbt"):
+            owners.update({package: name for package in _held_packages(name) if package not in owners})
     return owners
+
+
+def _owners(packages: Iterable[str]) -> dict[str, str]:
+    """The distribution holding each of ``packages`` (``dbt.adapters.<name>``): dbt-adapters or
+    ``dbt-<name>`` when their file lists say so (two small reads), else a scan of every installed
+    dbt distribution (:func:`_adapter_owners`, ~65 ms); a package none holds is left out."""
+    out: dict[str, str] = {}
+    rest = []
+    for package in packages:
+        owner = next((d for d in ("dbt-adapters", f"dbt-{package}") if package in _held_packages(d)), None)
+        if owner is None:
+            rest.append(package)
+        else:
+            out[package] = owner
+    if rest:
+        everyone = _adapter_owners()
+        out.update({p: everyone[p] for p in rest if p in everyone})
+    return out
 
 
 def _keyed_schemas(built: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """The schemas that can be keyed on versions, and the distributions to key them on: the base
     distributions and each adapter's own. A class of ``dbt.adapters.<name>`` that no installed
     distribution holds is left out (built anew by each process) rather than kept unversioned."""
-    owners = _adapter_owners()
+    owners = _owners({p for p in map(_adapter_package, built) if p is not None})
     kept: dict[str, dict[str, Any]] = {}
     distributions = set(SCHEMA_DISTRIBUTIONS)
     for key, schema in built.items():
