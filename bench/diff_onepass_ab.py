@@ -15,20 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from diff import cpu_now  # noqa: E402  (bench/diff.py: CPU seconds of this process, every thread)
+
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
-
-
-def cpu_now() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:

@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def cpu_now() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from diff import cpu_now  # noqa: E402  (bench/diff.py: CPU seconds of this process, every thread)
 
 
 def main() -> None:
