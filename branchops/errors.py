@@ -98,7 +98,10 @@ class RefAlreadyExists(BranchopsError):
 
 
 class TableNotFound(BranchopsError):
-    pass
+    @classmethod
+    def on_ref(cls, table: str, ref: str) -> TableNotFound:
+        """``table`` is not on ``ref``, with where to look."""
+        return cls(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
 
 
 class CheckFailed(BranchopsError):

@@ -258,7 +258,4 @@ def load_table_or_raise(versioned: VersionedCatalog, ref: str, table: str, *, sc
     try:
         return BranchIcebergCatalog(versioned, ref).load_table(table, scans=scans)
     except NoSuchTableError as e:
-        raise TableNotFound(
-            f"no table {table} on {ref}",
-            hint=f"`branchops branch show {ref}` lists its tables",
-        ) from e
+        raise TableNotFound.on_ref(table, ref) from e

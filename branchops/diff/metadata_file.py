@@ -33,7 +33,7 @@ def load_side(catalog: VersionedCatalog, ref: str, table: str) -> TableSnapshot:
     RefNotFound."""
     location = catalog.tables(ref).get(table)
     if location is None:
-        raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
+        raise TableNotFound.on_ref(table, ref)
     io = metadata_read_io({**catalog.io_properties, "warehouse": catalog.warehouse}, location)
     doc: dict[str, Any] | None = None
     if not location.endswith(".gz.metadata.json"):

@@ -102,7 +102,7 @@ class DuckDBEngine(Engine):
     def relation(self, ref: str, table: str) -> str:
         alias = self.attach(ref)
         if table not in self._attached[ref]:
-            raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
+            raise TableNotFound.on_ref(table, ref)
         ns, name = validate_table_id(table)
         return f"{quote(alias)}.{quote(ns)}.{quote(name)}"
 

@@ -286,7 +286,7 @@ class TrinoEngine(Engine):
         ns, name = validate_table_id(table)
         catalog = self.ensure_catalog(ref)
         if table not in self.catalog.tables(ref):
-            raise TableNotFound(f"no table {table} on {ref}", hint=f"`branchops branch show {ref}` lists its tables")
+            raise TableNotFound.on_ref(table, ref)
         schema = branch_schema(ns, split_ref(ref)[0] or ref) if self.static else ns
         return f"{quote(catalog)}.{quote(schema)}.{quote(name)}"
 
