@@ -12,12 +12,15 @@ in-process (tests) leaves the collector as it is.
 
 Such a process also defers a module that pyiceberg imports and a branchops run does not use: its
 code runs at first use (``importlib.util.LazyLoader``), ~30 ms of every process that loads
-pyiceberg otherwise. See :data:`DEFERRED`.
+pyiceberg otherwise. See :data:`DEFERRED`. And the JSON-schema classes of mashumaro, which dbt
+imports and, with the schemas branchops stores, seldom uses, compile their (de)serializers at
+first use instead of at import: see :data:`LAZY_COMPILED`.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -43,19 +46,65 @@ THRESHOLDS = (10_000, 100, 10)
 DEFERRED = frozenset({"pyiceberg.expressions.parser"})
 
 
+#: modules whose mashumaro classes compile their ``to_dict``/``from_dict`` when first called, not
+#: when the module runs (mashumaro's ``lazy_compilation``, which dbt's own classes already use):
+#: ``mashumaro.jsonschema``, imported by dbt through ``dbt_common.dataclass_schema``, took ~110 ms
+#: to import, most of it compiling the serializers of ``JSONSchema`` and its subclasses, in every
+#: process that imports dbt; now ~35 ms. They run only when dbt builds a JSON schema, which a build
+#: whose schemas branchops stored does not (``branchops.dbt.speedups``). Same code, compiled later.
+LAZY_COMPILED = frozenset({"mashumaro.jsonschema.models", "mashumaro.jsonschema.schema"})
+
+
+class _CompilingLazily(importlib.abc.Loader):
+    """Runs a module with mashumaro's ``lazy_compilation`` on for the classes it defines; the
+    module's own loader does the rest."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ...: the module's own loader
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        from mashumaro.config import BaseConfig
+
+        before = BaseConfig.lazy_compilation
+        BaseConfig.lazy_compilation = True
+        try:
+            self.loader.exec_module(module)
+        finally:
+            BaseConfig.lazy_compilation = before
+
+
 class DeferredImports:
     """A meta path finder: the modules of ``DEFERRED`` are imported lazily (executed when one of
-    their attributes is first read), any other module as usual."""
+    their attributes is first read), those of ``LAZY_COMPILED`` with lazily compiled classes, any
+    other module as usual."""
 
     @staticmethod
     def find_spec(name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
-        if name not in DEFERRED:
+        if name not in DEFERRED and name not in LAZY_COMPILED:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return None
-        spec.loader = importlib.util.LazyLoader(spec.loader)
+        if name in DEFERRED:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        elif _has_lazy_compilation():
+            spec.loader = _CompilingLazily(spec.loader)
         return spec
+
+
+def _has_lazy_compilation() -> bool:
+    """mashumaro's config has the switch (3.8 and later; dbt requires newer)."""
+    try:
+        from mashumaro.config import BaseConfig
+    except ImportError:
+        return False
+    return isinstance(getattr(BaseConfig, "lazy_compilation", None), bool)
 
 
 def start() -> None:

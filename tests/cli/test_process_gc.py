@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 
@@ -55,3 +56,29 @@ def test_a_whole_process_defers_what_pyiceberg_imports_and_branchops_does_not_us
 def test_main_called_in_process_defers_no_import(cli: CliRunner) -> None:
     assert cli("--help").code == 0
     assert process.DeferredImports not in sys.meta_path
+
+
+SCHEMA_OF_A_DBT_CLASS = (
+    "import json, sys\n"
+    "from dbt.artifacts.resources import NodeConfig\n"
+    "from mashumaro.jsonschema import build_json_schema\n"
+    "from mashumaro.jsonschema.schema import EmptyJSONSchema\n"
+    "print('CodeBuilder' in EmptyJSONSchema.__dict__['to_dict'].__code__.co_names)\n"
+    "print(json.dumps(build_json_schema(NodeConfig).to_dict(), sort_keys=True))\n"
+    "print(json.dumps(NodeConfig.json_schema(), sort_keys=True))\n"
+)
+
+
+def test_a_whole_process_compiles_mashumaros_schema_classes_when_first_used() -> None:
+    """dbt imports mashumaro's JSON-schema classes: in a whole process their serializers are
+    compiled at first use, and the schemas they build are the same as when compiled at import."""
+    start = "from branchops.cli import process\nprocess.start()\n"
+    runs = [subprocess.run([sys.executable, "-c", prefix + SCHEMA_OF_A_DBT_CLASS], capture_output=True,
+                           text=True, check=False) for prefix in ("", start)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr
+    eager, lazy = (proc.stdout.splitlines() for proc in runs)
+    assert eager[0] == "False"  # compiled when the module ran
+    assert lazy[0] == "True"  # not yet: a placeholder that compiles itself when called
+    assert json.loads(lazy[1])["properties"]["materialized"] == {"type": "string", "default": "view"}
+    assert lazy[1:] == eager[1:]
