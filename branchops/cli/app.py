@@ -191,4 +191,5 @@ def main(argv: list[str] | None = None) -> None:
         state.close()
     if whole_process:
         process.before_exit()
+        process.exit_now(int(code))
     sys.exit(int(code))

@@ -1,5 +1,5 @@
-"""Garbage collection and deferred imports for a whole ``branchops`` process: short-lived and
-allocation-heavy.
+"""Garbage collection, deferred imports and the exit of a whole ``branchops`` process: short-lived
+and allocation-heavy.
 
 Importing dbt and parsing a project make a heap of some 200,000 objects (dbt's import alone leaves
 ~80,000 of cyclic garbage from generated code); with CPython's default thresholds a ``pr open``
@@ -19,14 +19,18 @@ first use instead of at import: see :data:`LAZY_COMPILED`.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 #: allocations between young-generation collections (CPython's default: 700, 10, 10): the garbage
 #: a CLI run makes is mostly dbt's, and it is freed when the process ends a few seconds later.
@@ -117,3 +121,21 @@ def before_exit() -> None:
     """Whatever is alive now lives until the process ends: keep the collector off it at shutdown
     (objects are still finalized; only the cycle search over them is skipped)."""
     gc.freeze()
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once the command is done, doing what a normal exit does first:
+    threading's shutdown (executors stop their idle workers; every non-daemon thread is joined),
+    the ``atexit`` handlers (logging's flush, temporary folders' cleanup, every
+    ``weakref.finalize``), and a flush of the standard streams. What is skipped is tearing the modules
+    down and freeing, one by one, the ~200,000 objects dbt's import and parse leave: 20-50 ms of a
+    ``pr open``. A Python without ``threading._shutdown`` exits normally."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None or threading.current_thread() is not threading.main_thread():
+        sys.exit(code)
+    shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken pipe: nothing more can be written
+            stream.flush()
+    os._exit(code)

@@ -6,6 +6,7 @@ import gc
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from branchops.cli import process
 from tests.cli.conftest import CliRunner
@@ -34,12 +35,8 @@ def test_a_whole_process_defers_what_pyiceberg_imports_and_branchops_does_not_us
     """pyparsing (pyiceberg's row-filter parser) is not loaded by importing what a pr run imports,
     and works when used; strictyaml, which threads may reach, is imported as usual."""
     code = ("import sys\n"
-            "sys.argv = ['branchops', '--help']\n"
-            "from branchops.cli import main, process\n"
-            "try:\n"
-            "    main()\n"
-            "except SystemExit:\n"
-            "    pass\n"
+            "from branchops.cli import process\n"
+            "process.start()\n"  # what main() does first in a whole process
             "import branchops.pr.lifecycle, branchops.dbt.publish, branchops.catalog.iceberg, pyiceberg.table\n"
             "print(sorted(m for m in ('pyparsing', 'strictyaml') if m in sys.modules and\n"
             "             type(sys.modules[m]).__name__ != '_LazyModule'))\n"
@@ -82,3 +79,30 @@ def test_a_whole_process_compiles_mashumaros_schema_classes_when_first_used() ->
     assert lazy[0] == "True"  # not yet: a placeholder that compiles itself when called
     assert json.loads(lazy[1])["properties"]["materialized"] == {"type": "string", "default": "view"}
     assert lazy[1:] == eager[1:]
+
+
+EXIT_SCRIPT = (
+    "import atexit, os, sys, tempfile, threading, time\n"
+
+    "def late():\n"
+    "    time.sleep(0.3)\n"
+    "    print('thread done')\n"
+    "threading.Thread(target=late).start()\n"
+    "scratch = tempfile.TemporaryDirectory()\n"
+    "print(scratch.name)\n"
+    "atexit.register(lambda: print('atexit ran', os.path.isdir(scratch.name)))\n"
+    "sys.argv = ['branchops', 'no-such-command']\n"
+    "from branchops.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_whole_process_exits_as_python_does_without_tearing_the_heap_down(tmp_path: Path) -> None:
+    """``process.exit_now`` skips only the teardown: the exit code, a running thread joined, atexit
+    handlers run, a temporary folder cleaned up and buffered output written, as at a normal exit."""
+    proc = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, check=False,
+                          cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr  # an unknown command: a usage error
+    scratch, *rest = proc.stdout.splitlines()
+    assert rest == ["thread done", "atexit ran True"]
+    assert not Path(scratch).exists()
