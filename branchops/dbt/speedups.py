@@ -7,6 +7,8 @@
 - dbt builds the JSON schemas it validates with in every process: see :func:`preload_schemas`.
 - dbt looks for plugin modules (top-level ``dbt_*`` modules) by listing every folder on
   ``sys.path`` at every invocation (~18 ms each): the answer is kept per ``sys.path``.
+- dbt reads and upgrades the ``--state`` manifest in every invocation given one: see
+  :func:`_previous_state_init`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def _install() -> None:
     if BehaviorFlagRendered.__dict__.get("_default_source") is not _installed:
         BehaviorFlagRendered._default_source = _installed  # type: ignore[method-assign]
     _install_plugin_modules()
+    _install_previous_state()
     current = dbtClassMixin.__dict__["json_schema"]
     if current is not _installed_json_schema:
         _original_json_schema = current.__func__  # dbt's own (an lru_cache per class)
@@ -89,6 +92,55 @@ def _install_plugin_modules() -> None:
     if current is not _installed_prefixed_modules:
         _original_prefixed_modules = current.__func__
         PluginManager.get_prefixed_modules = _installed_prefixed_modules  # type: ignore[method-assign,assignment]
+
+# -- dbt's previous state (--state) ----------------------------------------------------------------
+#: ``--state`` makes each invocation read the base's manifest.json (and run results) and build a
+#: manifest from it: ~30 ms for a small project, more for a large one. A ``pr open`` makes two such
+#: invocations on the same folder (the classification's compile and ls). While the files are the
+#: same (size, modification time, inode), a later invocation takes the first one's reading: dbt
+#: reads a previous state and does not change it (``--defer`` copies from it into the current manifest).
+_states: dict[tuple[Any, ...], dict[str, Any]] = {}  # the files' identity -> a PreviousState's attributes
+_original_state_init: Any = None
+_STATE_FILES = ("manifest.json", "run_results.json", "sources.json")
+
+
+def _state_key(state_path: Path, target_path: Path, project_root: Path) -> tuple[Any, ...]:
+    root = Path(project_root)
+    files = [root / state_path / name for name in _STATE_FILES] + [root / target_path / "sources.json"]
+    stats: list[tuple[int, int, int] | None] = []
+    for file in files:
+        try:
+            st = file.stat()
+        except OSError:
+            stats.append(None)
+            continue
+        stats.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return (str(root.resolve()), str(state_path), str(target_path), tuple(stats))
+
+
+def _previous_state_init(self: Any, state_path: Path, target_path: Path, project_root: Path) -> None:
+    """``PreviousState.__init__``, once per state folder's content (the last one is kept)."""
+    if Path(state_path) == Path(target_path):  # dbt warns about this each time: let it
+        _original_state_init(self, state_path, target_path, project_root)
+        return
+    key = _state_key(state_path, target_path, project_root)
+    known = _states.get(key)
+    if known is not None:
+        self.__dict__.update(known)
+        return
+    _original_state_init(self, state_path, target_path, project_root)
+    _states.clear()
+    _states[key] = dict(self.__dict__)
+
+
+def _install_previous_state() -> None:
+    global _original_state_init
+    from dbt.contracts.state import PreviousState
+
+    current = PreviousState.__dict__["__init__"]
+    if current is not _previous_state_init:
+        _original_state_init = current
+        PreviousState.__init__ = _previous_state_init  # type: ignore[method-assign]
 
 # -- dbt's JSON schemas ------------------------------------------------------------------------
 #: dbt validates dbt_project.yml, the profile and every parsed node against JSON schemas it builds

@@ -163,3 +163,40 @@ def test_a_class_of_an_adapter_no_distribution_holds_is_not_stored(tmp_path: Any
             KEY} <= set(data["schemas"])
     assert {"dbt-duckdb", "dbt-adapters", "dbt-core"} <= set(data["versions"])
     assert not any("nosuchadapter" in name for name in data["versions"])
+
+
+def _state_folder(lh: Lakehouse, folder: Path) -> Path:
+    stored = find_build(lh.catalog, "main")
+    assert stored is not None
+    folder.mkdir()
+    (folder / "manifest.json").write_bytes(read_artifact(lh.catalog, stored.manifest))
+    return folder
+
+
+def test_a_previous_state_is_read_once_per_content_of_its_folder(
+        main_build: tuple[Lakehouse, DbtRunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbt.contracts.state import PreviousState
+
+    speedups.install()
+    monkeypatch.setattr(speedups, "_states", {})
+    state = _state_folder(main_build[0], tmp_path / "state")
+    reads: list[int] = []
+    original = speedups._original_state_init
+    monkeypatch.setattr(speedups, "_original_state_init", lambda *a: reads.append(1) or original(*a))
+    first = PreviousState(state, tmp_path / "target", tmp_path)
+    second = PreviousState(state, tmp_path / "target", tmp_path)
+    assert len(reads) == 1 and second.manifest is first.manifest  # the second invocation's is the first's
+    reference = PreviousState.__new__(PreviousState)
+    original(reference, state, tmp_path / "target", tmp_path)  # dbt's own reading
+    assert first.manifest is not None and reference.manifest is not None
+    assert first.manifest.nodes.keys() == reference.manifest.nodes.keys()
+    assert {u: n.checksum.to_dict() for u, n in first.manifest.nodes.items()} == \
+        {u: n.checksum.to_dict() for u, n in reference.manifest.nodes.items()}
+
+    manifest = json.loads((state / "manifest.json").read_text())
+    uid = next(u for u, n in manifest["nodes"].items() if n["resource_type"] == "model")
+    manifest["nodes"][uid]["checksum"]["checksum"] = "0" * 64  # another base: read again
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    third = PreviousState(state, tmp_path / "target", tmp_path)
+    assert len(reads) == 2 and third.manifest is not None
+    assert third.manifest.nodes[uid].checksum.checksum == "0" * 64
