@@ -3,8 +3,9 @@ and everything downstream (``state:modified+``); a non-breaking change rebuilds 
 and its downstream keeps the base's tables (zero-copy); a metadata-only change rebuilds nothing.
 
 :class:`LineageSelection` plugs into ``branchops.dbt.run_dbt`` (``refine=``): after dbt parsed
-the project it compiles ``state:modified+`` against the base's stored manifest, lists
-``state:modified``, classifies, and replaces the selection. It also fills the compiled SQL of
+the project it lists ``state:modified`` against the base's stored manifest, compiles
+``state:modified+`` (models whose Jinja is only ``ref``/``source``/``config`` are rendered
+without dbt: ``lineage/quick.py``), classifies, and replaces the selection. It also fills the compiled SQL of
 every model into the manifest the build stores, so the next PR finds the base's SQL there.
 When anything on the way fails it leaves ``state:modified+`` in place and says why.
 """
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from branchops.dbt import args as dbt_args
 from branchops.dbt.results import model_tables
-from branchops.lineage.classify import Classifier, ModelChange, descendants
+from branchops.lineage.classify import READER_TYPES, Classifier, ModelChange, descendants
+from branchops.lineage.quick import compiled_head
 
 if TYPE_CHECKING:
     from branchops.dbt.invocation import Invocation
@@ -41,6 +43,7 @@ class LineageSelection:
         self.kept_models: list[str] = []  # their models' unique ids
         self.fallback: str | None = None  # why state:modified+ was built as is
         self.seconds = 0.0  # compiling, listing and classifying
+        self.compiled_by: str | None = None  # "dbt" (a compile invocation) or "branchops" (lineage/quick.py)
 
     def __call__(self, inv: Invocation, manifest_obj: Any, manifest: Mapping[str, Any]) -> None:
         if not inv.state_args:
@@ -55,18 +58,6 @@ class LineageSelection:
         from branchops.dbt.invocation import failure_text, invoke
 
         base = json.loads((inv.work / "state" / "manifest.json").read_text())
-        # compiling marks the nodes of the manifest object compiled: the build must get a pristine one
-        # the compile's database (every branch table a view) stays open: the build reuses it
-        compiled = _pristine(manifest_obj)
-        # no manifest.json: the compiled nodes are read from the object (writing and reading back
-        # the whole manifest cost more than compiling the one changed model)
-        res = invoke(["compile", "--quiet", "--no-write-json", *inv.common, *inv.state_args,
-                      "--select", "state:modified+"], manifest=compiled, keep_open=True)
-        if not res.success:
-            self.fallback = f"dbt compile failed: {failure_text(res) or 'see the dbt log'}"
-            return
-        head = with_compiled_nodes(parsed, compiled)
-        inv.on_manifest = lambda path: fill_compiled_code(path, [head, base])
         listed = invoke(["ls", "--log-level", "none", *inv.common, *inv.state_args, "--output", "json",
                           "--output-keys", "unique_id", "--select", "state:modified"], manifest=manifest_obj,
                          keep_open=True)
@@ -74,6 +65,23 @@ class LineageSelection:
             self.fallback = "dbt ls of state:modified failed"
             return
         modified = sorted(json.loads(line)["unique_id"] for line in listed.result)
+        # models whose Jinja is only ref/source/config: their SQL without a dbt compile (lineage/quick.py)
+        head = compiled_head(parsed, base, modified, READER_TYPES)
+        self.compiled_by = "branchops" if head is not None else "dbt"
+        if head is None:
+            # compiling marks the nodes of the manifest object compiled: the build must get a pristine one
+            # the compile's database (every branch table a view) stays open: the build reuses it
+            compiled = _pristine(manifest_obj)
+            # no manifest.json: the compiled nodes are read from the object (writing and reading back
+            # the whole manifest cost more than compiling the one changed model)
+            res = invoke(["compile", "--quiet", "--no-write-json", *inv.common, *inv.state_args,
+                          "--select", "state:modified+"], manifest=compiled, keep_open=True)
+            if not res.success:
+                self.fallback = f"dbt compile failed: {failure_text(res) or 'see the dbt log'}"
+                return
+            head = with_compiled_nodes(parsed, compiled)
+        compiled_manifest = head
+        inv.on_manifest = lambda path: fill_compiled_code(path, [compiled_manifest, base])
         before = dependency_closure(head, modified)
         self.changes = Classifier(base, head, self.dialect).classify(modified)
         self.selection = plan(head, modified, self.changes)
@@ -88,7 +96,7 @@ class LineageSelection:
     def to_dict(self) -> dict[str, Any]:
         return {"models": [c.to_dict() for c in self.changes], "selection": self.selection,
                 "kept_from_base": self.kept, "kept_models": self.kept_models, "fallback": self.fallback,
-                "seconds": round(self.seconds, 3)}
+                "compiled_by": self.compiled_by, "seconds": round(self.seconds, 3)}
 
 
 def plan(head: Mapping[str, Any], modified: Sequence[str], changes: Sequence[ModelChange]) -> list[str]:
