@@ -100,12 +100,30 @@ def render(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
     return text
 
 
+def with_relations(parsed: Mapping[str, Any], manifest_obj: Any) -> dict[str, Any]:
+    """``parsed`` with the relation names of dbt's manifest object, which a run may have changed
+    after the parse wrote ``manifest.json`` (static Trino catalogs point sources at the branch):
+    the names dbt's compile would render."""
+    out = dict(parsed)
+    for key in ("nodes", "sources"):
+        entries = dict(parsed.get(key, {}))
+        for uid, obj in (getattr(manifest_obj, key, None) or {}).items():
+            relation = getattr(obj, "relation_name", None)
+            if uid in entries and relation != entries[uid].get("relation_name"):
+                entries[uid] = {**entries[uid], "relation_name": relation}
+        out[key] = entries
+    return out
+
+
 def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: list[str],
-                  readers: frozenset[str]) -> dict[str, Any] | None:
+                  readers: frozenset[str], lookup: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """``parsed`` with the compiled SQL the classification reads: each modified model's, rendered,
     and that of the ``readers`` types downstream of them, rendered or, when unchanged since the
-    base, the base's. None when a modified node is not a model or test, a model moved (its readers'
-    SQL names its old table), or a needed SQL cannot be rendered here: then dbt compiles."""
+    base, the base's. ``lookup``: the manifest whose relation names ``ref``/``source`` render as
+    (``parsed`` by default; see :func:`with_relations`). None when a modified node is not a model
+    or test, a model moved (its readers' SQL names its old table), or a needed SQL cannot be
+    rendered here: then dbt compiles."""
+    lookup = parsed if lookup is None else lookup
     nodes: Mapping[str, Any] = parsed.get("nodes", {})
     before: Mapping[str, Any] = base.get("nodes", {})
     if overrides_ref_or_source(parsed) or overrides_ref_or_source(base):
@@ -126,7 +144,7 @@ def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: 
         models.append(uid)
     compiled: dict[str, str] = {}
     for uid in models:
-        sql = render(nodes[uid], parsed)
+        sql = render(nodes[uid], lookup)
         if sql is None:
             return None
         compiled[uid] = sql
@@ -138,7 +156,7 @@ def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: 
             old = before.get(child) or {}
             same = old.get("compiled_code") and old.get("checksum") == node.get("checksum") \
                 and old.get("config") == node.get("config") and child not in modified
-            sql = str(old["compiled_code"]) if same else render(node, parsed)
+            sql = str(old["compiled_code"]) if same else render(node, lookup)
             if sql is None:
                 return None
             compiled[child] = sql

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from branchops.dbt import args as dbt_args
 from branchops.dbt.results import model_tables
 from branchops.lineage.classify import READER_TYPES, Classifier, ModelChange, descendants
-from branchops.lineage.quick import compiled_head
+from branchops.lineage.quick import compiled_head, with_relations
 
 if TYPE_CHECKING:
     from branchops.dbt.invocation import Invocation
@@ -66,7 +66,7 @@ class LineageSelection:
             return
         modified = sorted(json.loads(line)["unique_id"] for line in listed.result)
         # models whose Jinja is only ref/source/config: their SQL without a dbt compile (lineage/quick.py)
-        head = compiled_head(parsed, base, modified, READER_TYPES)
+        head = compiled_head(parsed, base, modified, READER_TYPES, with_relations(parsed, manifest_obj))
         self.compiled_by = "branchops" if head is not None else "dbt"
         if head is None:
             # compiling marks the nodes of the manifest object compiled: the build must get a pristine one

@@ -112,3 +112,22 @@ def test_dbt_compiles_when_any_needed_sql_cannot_be_rendered_here(kwargs: dict[s
     head, base = _pr(**kwargs)
     head["nodes"]["seed.shop.s"] = {"unique_id": "seed.shop.s", "resource_type": "seed", "name": "s"}
     assert compiled_head(head, base, modified, READER_TYPES) is None
+
+
+def test_relation_names_are_taken_from_dbts_manifest_object_when_a_run_repointed_them() -> None:
+    """Static Trino catalogs point the parsed manifest object's sources at the branch after
+    manifest.json was written: ``source()`` must render the object's name, as dbt's compile would."""
+    from types import SimpleNamespace
+
+    from branchops.lineage.quick import with_relations
+
+    reader = model("reader", "select * from {{ source('raw', 'orders') }}")
+    parsed = manifest(reader)
+    repointed = SimpleNamespace(nodes={reader["unique_id"]: SimpleNamespace(relation_name=reader["relation_name"])},
+                                sources={"source.shop.raw.orders": SimpleNamespace(
+                                    relation_name='"db"."raw@pr-7"."orders"')})
+    lookup = with_relations(parsed, repointed)
+    assert render(reader, lookup) == 'select * from "db"."raw@pr-7"."orders"'
+    assert parsed["sources"]["source.shop.raw.orders"]["relation_name"] == '"db"."raw"."orders"'  # left as it was
+    head = compiled_head(parsed, manifest(), [reader["unique_id"]], READER_TYPES, lookup)
+    assert head is not None and head["nodes"][reader["unique_id"]]["compiled_code"].endswith('"raw@pr-7"."orders"')
