@@ -137,6 +137,8 @@ def exit_now(code: int) -> NoReturn:
     shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or getattr(stream, "closed", False):  # started with fd 1 or 2 closed: nothing to flush
+            continue
         try:
             stream.flush()
         except Exception as e:  # a full disk, a reader gone: output is lost, the run failed (as Python)

@@ -139,3 +139,12 @@ def test_output_that_cannot_be_written_at_exit_fails_the_process_as_python_does(
     finally:
         for fd, _ in sinks:
             os.close(fd)
+
+
+def test_a_process_started_without_stdout_keeps_its_exit_code(tmp_path: Path) -> None:
+    """``branchops ... >&-``: Python has no ``sys.stdout`` (None) and nothing to flush; a usage
+    error still ends with 2, as at a normal exit."""
+    proc = subprocess.run(["sh", "-c", 'exec "$0" -m branchops no-such-command >&-', sys.executable], cwd=tmp_path,
+                          env=_without_unbuffered(), stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "No such command" in proc.stderr and "Exception ignored" not in proc.stderr
