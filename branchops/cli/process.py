@@ -130,10 +130,12 @@ def exit_now(code: int) -> NoReturn:
     ``weakref.finalize``), and a flush of the standard streams. What is skipped is tearing the modules
     down and freeing, one by one, the ~200,000 objects dbt's import and parse leave: 20-50 ms of a
     ``pr open``. Output that cannot be flushed ends the process with 120, as Python's own exit does.
-    A Python without ``threading._shutdown`` exits normally."""
+    A Python without ``threading._shutdown``, or one being profiled, debugged or traced, exits normally."""
     shutdown = getattr(threading, "_shutdown", None)
     if shutdown is None or threading.current_thread() is not threading.main_thread():
         sys.exit(code)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler (cProfile -o), debugger or tracer reports once main() raised SystemExit
     shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

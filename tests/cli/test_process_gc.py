@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,17 @@ def test_a_process_started_without_stdout_keeps_its_exit_code(tmp_path: Path) ->
                           env=_without_unbuffered(), stderr=subprocess.PIPE, text=True, check=False)
     assert proc.returncode == 2, proc.stderr
     assert "No such command" in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_a_profiled_or_traced_process_exits_through_its_profiler(tmp_path: Path) -> None:
+    """``python -m cProfile -o out -m branchops ...`` writes the profile once ``main`` raised
+    SystemExit; ending with ``os._exit`` inside ``main`` would leave no profile (nor a debugger's
+    or a tracer's report): with a profile or trace function set, the process exits normally."""
+    out = tmp_path / "branchops.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "branchops", "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage" in proc.stdout
+    stats = pstats.Stats(str(out))
+    assert any(func[2] == "main" and func[0].endswith(os.path.join("branchops", "cli", "app.py"))
+               for func in stats.stats)  # type: ignore[attr-defined]
