@@ -129,13 +129,31 @@ def exit_now(code: int) -> NoReturn:
     the ``atexit`` handlers (logging's flush, temporary folders' cleanup, every
     ``weakref.finalize``), and a flush of the standard streams. What is skipped is tearing the modules
     down and freeing, one by one, the ~200,000 objects dbt's import and parse leave: 20-50 ms of a
-    ``pr open``. A Python without ``threading._shutdown`` exits normally."""
+    ``pr open``. Output that cannot be flushed ends the process with 120, as Python's own exit does.
+    A Python without ``threading._shutdown``, or one being profiled, debugged or traced, exits normally."""
     shutdown = getattr(threading, "_shutdown", None)
     if shutdown is None or threading.current_thread() is not threading.main_thread():
         sys.exit(code)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler (cProfile -o), debugger or tracer reports once main() raised SystemExit
     shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed or broken pipe: nothing more can be written
+        if stream is None or getattr(stream, "closed", False):  # started with fd 1 or 2 closed: nothing to flush
+            continue
+        try:
             stream.flush()
+        except Exception as e:  # a full disk, a reader gone: output is lost, the run failed (as Python)
+            with contextlib.suppress(Exception):
+                os.write(2, f"Exception ignored on flushing sys.{_name(stream)}:\n{type(e).__name__}: {e}\n"
+                         .encode(errors="replace"))
+            code = FLUSH_FAILED
     os._exit(code)
+
+
+#: the exit status of a Python whose standard streams could not be flushed at exit (CPython's ``Py_Exit``)
+FLUSH_FAILED = 120
+
+
+def _name(stream: object) -> str:
+    return "stdout" if stream is sys.stdout else "stderr"

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sys
 from collections.abc import Iterable
@@ -97,7 +98,7 @@ def _install_plugin_modules() -> None:
 #: ``--state`` makes each invocation read the base's manifest.json (and run results) and build a
 #: manifest from it: ~30 ms for a small project, more for a large one. A ``pr open`` makes two such
 #: invocations on the same folder (the classification's compile and ls). While the files are the
-#: same (size, modification time, inode), a later invocation takes the first one's reading: dbt
+#: same (the digest of their content), a later invocation takes the first one's reading: dbt
 #: reads a previous state and does not change it (``--defer`` copies from it into the current manifest).
 _states: dict[tuple[Any, ...], dict[str, Any]] = {}  # the files' identity -> a PreviousState's attributes
 _original_state_init: Any = None
@@ -107,15 +108,15 @@ _STATE_FILES = ("manifest.json", "run_results.json", "sources.json")
 def _state_key(state_path: Path, target_path: Path, project_root: Path) -> tuple[Any, ...]:
     root = Path(project_root)
     files = [root / state_path / name for name in _STATE_FILES] + [root / target_path / "sources.json"]
-    stats: list[tuple[int, int, int] | None] = []
+    digests: list[bytes | None] = []
     for file in files:
         try:
-            st = file.stat()
+            # the content, not (size, mtime, inode): a file rewritten in place with as many bytes
+            # in one tick of a coarse clock, or whose mtime was restored, keeps all three
+            digests.append(hashlib.blake2b(file.read_bytes(), digest_size=20).digest() if file.is_file() else None)
         except OSError:
-            stats.append(None)
-            continue
-        stats.append((st.st_size, st.st_mtime_ns, st.st_ino))
-    return (str(root.resolve()), str(state_path), str(target_path), tuple(stats))
+            digests.append(None)
+    return (str(root.resolve()), str(state_path), str(target_path), tuple(digests))
 
 
 def _previous_state_init(self: Any, state_path: Path, target_path: Path, project_root: Path) -> None:

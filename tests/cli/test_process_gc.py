@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +108,58 @@ def test_a_whole_process_exits_as_python_does_without_tearing_the_heap_down(tmp_
     scratch, *rest = proc.stdout.splitlines()
     assert rest == ["thread done", "atexit ran True"]
     assert not Path(scratch).exists()
+
+
+
+def _without_unbuffered() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as in CI
+
+
+def test_output_that_cannot_be_written_at_exit_fails_the_process_as_python_does(tmp_path: Path) -> None:
+    """``-o json`` output still in stdout's buffer when the command ends, written to a full disk
+    (Linux's /dev/full) or to a pipe whose reader is gone: a normal Python exit reports the failed
+    flush and exits 120; the run must not look successful."""
+    env = _without_unbuffered()
+    run = [sys.executable, "-m", "branchops"]
+    assert subprocess.run([*run, "init"], cwd=tmp_path, env=env, capture_output=True, check=False).returncode == 0
+    command = [*run, "-o", "json", "branch", "list"]
+    ok = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and json.loads(ok.stdout)[0]["name"] == "main"
+
+    read, write = os.pipe()
+    os.close(read)  # the reader went away before the output was flushed
+    sinks = [(write, "BrokenPipeError")]
+    if Path("/dev/full").exists():
+        sinks.append((os.open("/dev/full", os.O_WRONLY), "No space left on device"))
+    try:
+        for fd, message in sinks:
+            proc = subprocess.run(command, cwd=tmp_path, env=env, stdout=fd, stderr=subprocess.PIPE, text=True,
+                                  check=False)
+            assert proc.returncode == 120, (message, proc.stderr)
+            assert message in proc.stderr
+    finally:
+        for fd, _ in sinks:
+            os.close(fd)
+
+
+def test_a_process_started_without_stdout_keeps_its_exit_code(tmp_path: Path) -> None:
+    """``branchops ... >&-``: Python has no ``sys.stdout`` (None) and nothing to flush; a usage
+    error still ends with 2, as at a normal exit."""
+    proc = subprocess.run(["sh", "-c", 'exec "$0" -m branchops no-such-command >&-', sys.executable], cwd=tmp_path,
+                          env=_without_unbuffered(), stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "No such command" in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_a_profiled_or_traced_process_exits_through_its_profiler(tmp_path: Path) -> None:
+    """``python -m cProfile -o out -m branchops ...`` writes the profile once ``main`` raised
+    SystemExit; ending with ``os._exit`` inside ``main`` would leave no profile (nor a debugger's
+    or a tracer's report): with a profile or trace function set, the process exits normally."""
+    out = tmp_path / "branchops.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "branchops", "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage" in proc.stdout
+    stats = pstats.Stats(str(out))
+    assert any(func[2] == "main" and func[0].endswith(os.path.join("branchops", "cli", "app.py"))
+               for func in stats.stats)  # type: ignore[attr-defined]

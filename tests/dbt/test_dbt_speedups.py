@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,33 @@ def test_a_previous_state_is_read_once_per_content_of_its_folder(
     third = PreviousState(state, tmp_path / "target", tmp_path)
     assert len(reads) == 2 and third.manifest is not None
     assert third.manifest.nodes[uid].checksum.checksum == "0" * 64
+
+
+def test_a_state_folder_rewritten_within_one_mtime_tick_is_read_again(
+        main_build: tuple[Lakehouse, DbtRunResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest rewritten in place with content of the same size keeps its size and inode; its
+    modification time too when both writes fall in one tick of the file system's clock (coarse
+    timestamps, 1-2 s on some) or it is restored (``cp -p``, ``tar``, ``rsync -t``): a changed
+    base must still be read, not the previous one's."""
+    from dbt.contracts.state import PreviousState
+
+    speedups.install()
+    monkeypatch.setattr(speedups, "_states", {})
+    state = _state_folder(main_build[0], tmp_path / "state")
+    first = PreviousState(state, tmp_path / "target", tmp_path)
+    path = state / "manifest.json"
+    before = path.stat()
+    manifest = json.loads(path.read_text())
+    uid = next(u for u, n in manifest["nodes"].items() if n["resource_type"] == "model")
+    old = manifest["nodes"][uid]["checksum"]["checksum"]
+    new = "1" * len(old)
+    assert first.manifest is not None and first.manifest.nodes[uid].checksum.checksum == old != new
+    manifest["nodes"][uid]["checksum"]["checksum"] = new
+    text = json.dumps(manifest)
+    path.write_text(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same tick
+    after = path.stat()
+    assert (after.st_size, after.st_ino, after.st_mtime_ns) == (before.st_size, before.st_ino, before.st_mtime_ns)
+    second = PreviousState(state, tmp_path / "target", tmp_path)
+    assert second.manifest is not None
+    assert second.manifest.nodes[uid].checksum.checksum == new
