@@ -97,7 +97,8 @@ def _install_plugin_modules() -> None:
 # -- dbt's previous state (--state) ----------------------------------------------------------------
 #: ``--state`` makes each invocation read the base's manifest.json (and run results) and build a
 #: manifest from it: ~30 ms for a small project, more for a large one. A ``pr open`` makes two such
-#: invocations on the same folder (the classification's compile and ls). While the files are the
+#: invocations on the same folder when its classification needs dbt's compile (the ls of
+#: ``state:modified``, then the compile; see ``branchops.lineage.quick``). While the files are the
 #: same (the digest of their content), a later invocation takes the first one's reading: dbt
 #: reads a previous state and does not change it (``--defer`` copies from it into the current manifest).
 _states: dict[tuple[Any, ...], dict[str, Any]] = {}  # the files' identity -> a PreviousState's attributes
