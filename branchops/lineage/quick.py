@@ -78,8 +78,9 @@ def render(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
     """The SQL dbt's compile makes of ``node`` (a parsed manifest's node, in ``manifest``), when
     its Jinja is only ``ref``/``source`` calls with names and ``config`` calls; else None."""
     raw = node.get("raw_code")
-    if node.get("language", "sql") != "sql" or not isinstance(raw, str):
-        return None
+    if node.get("language", "sql") != "sql" or not isinstance(raw, str) or "\r" in raw:
+        return None  # Jinja turns CR and CRLF line breaks into LF, in SQL strings too
+    raw = raw[:-1] if raw.endswith("\n") else raw  # and drops one trailing newline (a snapshot's block)
     pieces: list[str] = []
     pos = 0
     for m in _CALL.finditer(raw):
