@@ -25,8 +25,9 @@ _LITERALS = re.compile(r"""\s*(?:'([A-Za-z0-9_]+)'|"([A-Za-z0-9_]+)")\s*(?:,|$)"
 _JINJA = ("{{", "}}", "{%", "%}", "{#", "#}")
 #: resource types a ``ref`` may name
 REFABLE = frozenset({"model", "seed", "snapshot"})
-#: what a PR can change without changing a file: project vars (``--vars``), environment variables
-_CONTEXT = re.compile(r"\b(?:env_)?var\b")
+#: what a PR can change without changing a reader's file: project vars (``--vars``), environment
+#: variables, other nodes (``graph``: a model's meta, tags, columns)
+_CONTEXT = re.compile(r"\b(?:env_var|var|graph)\b")
 
 
 def _names(args: str) -> list[str] | None:
@@ -104,9 +105,9 @@ def render(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
 
 
 def reads_context(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
-    """Does ``node``'s code, or a macro it calls (transitively, ``manifest``'s), name ``var`` or
-    ``env_var``? Then its compiled SQL can differ with the same file, config and macros (the PR
-    changed a var in ``dbt_project.yml``), which ``state:modified`` does not see."""
+    """Does ``node``'s code, or a macro it calls (transitively, ``manifest``'s), name ``var``,
+    ``env_var`` or ``graph``? Then its compiled SQL can differ with the same file, config and
+    macros (the PR changed a var in ``dbt_project.yml``), which ``state:modified`` does not see."""
     macros: Mapping[str, Any] = manifest.get("macros", {})
     queue = list((node.get("depends_on") or {}).get("macros") or [])
     seen: set[str] = set()
@@ -144,8 +145,8 @@ def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: 
     base, the base's. ``lookup``: the manifest whose relation names ``ref``/``source`` render as
     (``parsed`` by default; see :func:`with_relations`). None when a modified node is not a model
     or test, a model moved (its readers' SQL names its old table), or a needed SQL cannot be
-    rendered here: then dbt compiles. A reader that reads a var or an environment variable
-    (:func:`reads_context`) is not taken from the base: the PR may have changed the value."""
+    rendered here: then dbt compiles. A reader that reads a var, an environment variable or the
+    graph (:func:`reads_context`) is not taken from the base: the PR may have changed them."""
     lookup = parsed if lookup is None else lookup
     nodes: Mapping[str, Any] = parsed.get("nodes", {})
     before: Mapping[str, Any] = base.get("nodes", {})

@@ -136,6 +136,8 @@ def test_relation_names_are_taken_from_dbts_manifest_object_when_a_run_repointed
 @pytest.mark.parametrize(("reader", "macro_sql", "reused"), [
     ("select id, {{ var('c') }} from {{ ref('hub') }} {# x #}", "", False),  # a project var: the PR may change it
     ("select id, {{ env_var('C') }} from {{ ref('hub') }} {# x #}", "", False),
+    # columns listed in the modified model's meta: the PR changes them with the model's config
+    ("select {{ graph.nodes['model.shop.hub'].config.meta.cols | join(', ') }} from {{ ref('hub') }}", "", False),
     ("select {{ cols() }} from {{ ref('hub') }} {# x #}", "{% macro inner() %}{{ var('c') }}{% endmacro %}", False),
     ("select {{ cols() }} from {{ ref('hub') }} {# x #}", "{% macro inner() %}id{% endmacro %}", True),
 ])
