@@ -25,6 +25,9 @@ _LITERALS = re.compile(r"""\s*(?:'([A-Za-z0-9_]+)'|"([A-Za-z0-9_]+)")\s*(?:,|$)"
 _JINJA = ("{{", "}}", "{%", "%}", "{#", "#}")
 #: resource types a ``ref`` may name
 REFABLE = frozenset({"model", "seed", "snapshot"})
+#: what a PR can change without changing a reader's file: project vars (``--vars``), environment
+#: variables, other nodes (``graph``: a model's meta, tags, columns)
+_CONTEXT = re.compile(r"\b(?:env_var|var|graph)\b")
 
 
 def _names(args: str) -> list[str] | None:
@@ -76,8 +79,9 @@ def render(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
     """The SQL dbt's compile makes of ``node`` (a parsed manifest's node, in ``manifest``), when
     its Jinja is only ``ref``/``source`` calls with names and ``config`` calls; else None."""
     raw = node.get("raw_code")
-    if node.get("language", "sql") != "sql" or not isinstance(raw, str):
-        return None
+    if node.get("language", "sql") != "sql" or not isinstance(raw, str) or "\r" in raw:
+        return None  # Jinja turns CR and CRLF line breaks into LF, in SQL strings too
+    raw = raw[:-1] if raw.endswith("\n") else raw  # and drops one trailing newline (a snapshot's block)
     pieces: list[str] = []
     pos = 0
     for m in _CALL.finditer(raw):
@@ -98,6 +102,25 @@ def render(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str | None:
     if any(mark in piece for piece in pieces for mark in _JINJA):
         return None  # other Jinja: dbt renders it
     return text
+
+
+def reads_context(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
+    """Does ``node``'s code, or a macro it calls (transitively, ``manifest``'s), name ``var``,
+    ``env_var`` or ``graph``? Then its compiled SQL can differ with the same file, config and
+    macros (the PR changed a var in ``dbt_project.yml``), which ``state:modified`` does not see."""
+    macros: Mapping[str, Any] = manifest.get("macros", {})
+    queue = list((node.get("depends_on") or {}).get("macros") or [])
+    seen: set[str] = set()
+    texts = [str(node.get("raw_code") or "")]
+    while queue:
+        uid = queue.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        macro = macros.get(uid) or {}
+        texts.append(str(macro.get("macro_sql") or ""))
+        queue.extend((macro.get("depends_on") or {}).get("macros") or [])
+    return any(_CONTEXT.search(text) for text in texts)
 
 
 def with_relations(parsed: Mapping[str, Any], manifest_obj: Any) -> dict[str, Any]:
@@ -122,7 +145,8 @@ def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: 
     base, the base's. ``lookup``: the manifest whose relation names ``ref``/``source`` render as
     (``parsed`` by default; see :func:`with_relations`). None when a modified node is not a model
     or test, a model moved (its readers' SQL names its old table), or a needed SQL cannot be
-    rendered here: then dbt compiles."""
+    rendered here: then dbt compiles. A reader that reads a var, an environment variable or the
+    graph (:func:`reads_context`) is not taken from the base: the PR may have changed them."""
     lookup = parsed if lookup is None else lookup
     nodes: Mapping[str, Any] = parsed.get("nodes", {})
     before: Mapping[str, Any] = base.get("nodes", {})
@@ -155,7 +179,8 @@ def compiled_head(parsed: Mapping[str, Any], base: Mapping[str, Any], modified: 
                 continue
             old = before.get(child) or {}
             same = old.get("compiled_code") and old.get("checksum") == node.get("checksum") \
-                and old.get("config") == node.get("config") and child not in modified
+                and old.get("config") == node.get("config") and child not in modified \
+                and not reads_context(node, parsed)
             sql = str(old["compiled_code"]) if same else render(node, lookup)
             if sql is None:
                 return None

@@ -183,6 +183,8 @@ def columns_read(sql: str, relation: Relation, dialect: str = "duckdb") -> froze
     """The columns of ``relation`` that ``sql`` reads: a set of names (lower case), :data:`ALL`
     when it selects ``*`` from it or a column cannot be attributed, or None when it does not read
     ``relation`` at all. Raises LineageError when the SQL cannot be analysed."""
+    if relation.cte is not None and _star_over(sql, relation.cte, dialect):
+        return ALL  # qualify would expand it to the columns the inlined CTE has in this very SQL
     root = _root(_parse(sql, dialect))
     read: set[str] = set()
     found = False
@@ -214,3 +216,22 @@ def _cte_name(scope: Scope, alias: str) -> str | None:
     node, _ = scope.selected_sources[alias]
     return node.name.lower() if isinstance(node, exp.Table) else None
 
+
+
+def _star_over(sql: str, cte: str, dialect: str) -> bool:
+    """Does a SELECT of ``sql`` (as written, before :func:`_parse` expands stars) select ``*`` or
+    ``x.*`` from the CTE ``cte``? An ephemeral model's readers then read all its columns, also
+    those a PR adds or removes: dbt inlines the model's SQL of the one side into the reader's."""
+    try:
+        ast = sqlglot.parse_one(sql, dialect=dialect)
+    except (SqlglotError, RecursionError):
+        return False  # _parse says why
+    for select in ast.find_all(exp.Select):
+        sources = [select.args.get("from_") or select.args.get("from"), *(select.args.get("joins") or [])]
+        tables = [s.this for s in sources if s is not None and isinstance(s.this, exp.Table)]
+        aliases = {t.alias_or_name.lower() for t in tables if t.name.lower() == cte}
+        if aliases and any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star)
+                                                       and (not p.table or p.table.lower() in aliases))
+                           for p in select.expressions):
+            return True
+    return False

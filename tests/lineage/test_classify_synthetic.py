@@ -171,3 +171,16 @@ def test_trino_sql_of_two_branches_compares_equal_and_a_changed_filter_does_not(
     assert relation == Relation("analytics", "a")
     reader = 'select id, amount * 2 as double from "lake"."analytics@pr-7"."a"'
     assert columns_read(reader, relation, "trino") == {"id", "amount"}
+
+
+@pytest.mark.parametrize(("reader", "expected"), [
+    ("select * from __dbt__cte__eph", ALL),
+    ("select e.* from __dbt__cte__eph as e join raw.t as t on e.a = t.a", ALL),
+    ("select t.*, e.b from __dbt__cte__eph as e join raw.t as t on e.a = t.a", {"a", "b"}),
+    ("select a from __dbt__cte__eph", {"a"}),
+])
+def test_a_star_over_an_ephemeral_models_cte_reads_all_of_it(reader: str, expected: object) -> None:
+    """dbt inlines the ephemeral model's SQL as a CTE: ``select *`` over it must not become the
+    CTE's columns on that side (a column the PR removes from it would then be read by no one)."""
+    sql = f"with __dbt__cte__eph as (select a, b from raw.x) {reader}"
+    assert columns_read(sql, Relation.parse(None, ephemeral_of="eph")) == expected

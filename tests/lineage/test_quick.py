@@ -131,3 +131,26 @@ def test_relation_names_are_taken_from_dbts_manifest_object_when_a_run_repointed
     assert parsed["sources"]["source.shop.raw.orders"]["relation_name"] == '"db"."raw"."orders"'  # left as it was
     head = compiled_head(parsed, manifest(), [reader["unique_id"]], READER_TYPES, lookup)
     assert head is not None and head["nodes"][reader["unique_id"]]["compiled_code"].endswith('"raw@pr-7"."orders"')
+
+
+@pytest.mark.parametrize(("reader", "macro_sql", "reused"), [
+    ("select id, {{ var('c') }} from {{ ref('hub') }} {# x #}", "", False),  # a project var: the PR may change it
+    ("select id, {{ env_var('C') }} from {{ ref('hub') }} {# x #}", "", False),
+    # columns listed in the modified model's meta: the PR changes them with the model's config
+    ("select {{ graph.nodes['model.shop.hub'].config.meta.cols | join(', ') }} from {{ ref('hub') }}", "", False),
+    ("select {{ cols() }} from {{ ref('hub') }} {# x #}", "{% macro inner() %}{{ var('c') }}{% endmacro %}", False),
+    ("select {{ cols() }} from {{ ref('hub') }} {# x #}", "{% macro inner() %}id{% endmacro %}", True),
+])
+def test_an_unchanged_reader_is_taken_from_the_base_only_if_it_reads_no_var(
+        reader: str, macro_sql: str, reused: bool) -> None:
+    """A var the reader (or a macro it calls, transitively) reads can change in the PR with the
+    file, config and macros unchanged: not state:modified, but dbt compiles it to other SQL."""
+    head, base = _pr(reader=reader)
+    head["nodes"]["model.shop.reader"]["depends_on"] = {"macros": ["macro.shop.cols"]}
+    head["macros"] = {"macro.shop.cols": {"macro_sql": "{% macro cols() %}{{ inner() }}{% endmacro %}",
+                                          "depends_on": {"macros": ["macro.shop.inner"]}},
+                      "macro.shop.inner": {"macro_sql": macro_sql, "depends_on": {"macros": ["macro.shop.cols"]}}}
+    out = compiled_head(head, base, ["model.shop.hub"], READER_TYPES)
+    assert (out is not None) == reused
+    if out is not None:
+        assert out["nodes"]["model.shop.reader"]["compiled_code"].endswith("/* base */")
