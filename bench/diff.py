@@ -79,6 +79,32 @@ def cpu_now(who: int = 0) -> float:
     return r.ru_utime + r.ru_stime
 
 
+def plan_connection(memory_limit: str) -> Any:
+    """A DuckDB connection with the diff's settings (threads, memory limit, a spill folder): where
+    the A/B scripts (``diff_*_ab.py``) run their plans side by side."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='bench-spill-')}'")
+    return con
+
+
+def rotating_rounds(names: list[str], rounds: int, run: Any) -> dict[str, list[dict[str, float]]]:
+    """``run(name)`` for every name in each of ``rounds`` rounds, the names taking turns in a rotating
+    order; per name its runs' wall and CPU seconds and the load average after each."""
+    runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    for i in range(rounds):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            t0, c0 = time.perf_counter(), cpu_now()
+            run(name)
+            runs[name].append({"seconds": round(time.perf_counter() - t0, 3), "cpu_seconds": round(cpu_now() - c0, 3),
+                               "load1": round(os.getloadavg()[0], 2)})
+            print(name, runs[name][-1], flush=True)
+    return runs
+
+
 def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1") -> dict[str, Any]:
     from branchops.config import Settings
     from branchops.diff import diff_refs

@@ -37,15 +37,13 @@ import json
 import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from diff import COLUMNS, cpu_now  # noqa: E402  (bench/diff.py: the data's columns; CPU seconds)
+from diff import COLUMNS, plan_connection, rotating_rounds  # noqa: E402  (bench/diff.py)
 
 NUMERIC = COLUMNS[:8]
 
@@ -98,7 +96,6 @@ def _ranges(sides: list[dict[str, tuple[Any, Any]]], k: int) -> tuple[list[tuple
 
 
 def main() -> None:
-    import duckdb
 
     from branchops.config import Settings
     from branchops.diff import onepass as op
@@ -187,21 +184,15 @@ def main() -> None:
         "positional": positional_plan(),
         "main_string_bounds": main_plan(True, with_strings),
     }
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count() or 1}")
-    con.execute(f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='bench-spill-')}'")
+    con = plan_connection(DIFF_MEMORY_LIMIT)
     names = list(variants)
-    runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     load_before = [round(x, 2) for x in os.getloadavg()]
-    for i in range(args.rounds):
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            t0, c0 = time.perf_counter(), cpu_now()
-            for sql in variants[name]:
-                con.execute(sql).fetchall()
-            runs[name].append({"seconds": round(time.perf_counter() - t0, 3), "cpu_seconds": round(cpu_now() - c0, 3),
-                               "load1": round(os.getloadavg()[0], 2)})
-            print(name, runs[name][-1], flush=True)
+
+    def run(name: str) -> None:
+        for sql in variants[name]:
+            con.execute(sql).fetchall()
+
+    runs = rotating_rounds(names, args.rounds, run)
     # every plan found the same differing rows
     found = {
         "main": con.execute("SELECT (SELECT COUNT(*) FROM c0), (SELECT COUNT(*) FROM c1)").fetchone(),

@@ -17,21 +17,18 @@ import json
 import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from diff import cpu_now  # noqa: E402  (bench/diff.py: CPU seconds of this process, every thread)
+from diff import plan_connection, rotating_rounds  # noqa: E402  (bench/diff.py)
 
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
 
 
 def main() -> None:
-    import duckdb
 
     from branchops.config import Settings
     from branchops.diff import onepass as op
@@ -63,20 +60,14 @@ def main() -> None:
         "manifest_figures": op.joined_pass(src(0), src(1), ["id"], cols, "duckdb", profile=True, known=known),
         "no_profiles": op.joined_pass(src(0), src(1), ["id"], cols, "duckdb", profile=False),
     }
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count() or 1}")
-    con.execute(f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='bench-spill-')}'")
+    con = plan_connection(DIFF_MEMORY_LIMIT)
     names = list(variants)
-    runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     load_before = [round(x, 2) for x in os.getloadavg()]
-    for i in range(args.rounds):
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            t0, c0 = time.perf_counter(), cpu_now()
-            con.execute(f"CREATE OR REPLACE TEMP TABLE g AS {variants[name].sql('duckdb')}")
-            runs[name].append({"seconds": round(time.perf_counter() - t0, 3), "cpu_seconds": round(cpu_now() - c0, 3),
-                               "load1": round(os.getloadavg()[0], 2)})
-            print(name, runs[name][-1], flush=True)
+
+    def run(name: str) -> None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE g AS {variants[name].sql('duckdb')}")
+
+    runs = rotating_rounds(names, args.rounds, run)
     out: dict[str, Any] = {
         "ref": args.ref, "rows": sum(f.record_count for f in snaps[0].files().values()),
         "known_from_manifests": {k: sorted(v) for k, v in known.items()},
