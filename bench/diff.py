@@ -105,6 +105,14 @@ def rotating_rounds(names: list[str], rounds: int, run: Any) -> dict[str, list[d
     return runs
 
 
+def summarized(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    """Per name (:func:`rotating_rounds`): its runs, and the min and median of their wall and CPU seconds."""
+    stats = (("min", min), ("median", statistics.median))
+    return {name: {"runs": rs, **{f"{stat}_{key}": round(fn([r[key] for r in rs]), 3)
+                                  for key in ("seconds", "cpu_seconds") for stat, fn in stats}}
+            for name, rs in runs.items()}
+
+
 def child_ours(root: str, base: str, head: str, table: str, profiles: str = "1") -> dict[str, Any]:
     from branchops.config import Settings
     from branchops.diff import diff_refs

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from diff import COLUMNS, plan_connection, rotating_rounds  # noqa: E402  (bench/diff.py)
+from diff import COLUMNS, plan_connection, rotating_rounds, summarized  # noqa: E402  (bench/diff.py)
 
 NUMERIC = COLUMNS[:8]
 
@@ -206,12 +205,8 @@ def main() -> None:
         "differing_rows_found": {k: [int(x) for x in v or ()] for k, v in found.items()},
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before,
                     "load_average_after": [round(x, 2) for x in os.getloadavg()]},
-        "variants": {},
+        "variants": summarized(runs),
     }
-    for name, rs in runs.items():
-        stats = (("min", min), ("median", statistics.median))
-        out["variants"][name] = {"runs": rs, **{f"{stat}_{key}": round(fn([r[key] for r in rs]), 3)
-                                                for key in ("seconds", "cpu_seconds") for stat, fn in stats}}
     for base in ("main", "main_no_profiles"):
         for name in names:
             if name != base and name.endswith("no_profiles") == base.endswith("no_profiles") and name != "engine_limit":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from diff import plan_connection, rotating_rounds  # noqa: E402  (bench/diff.py)
+from diff import plan_connection, rotating_rounds, summarized  # noqa: E402  (bench/diff.py)
 
 COLUMNS = ["id", "a", "b", "c", "d", "x", "y", "z", "s", "t"]
 
@@ -73,12 +72,8 @@ def main() -> None:
         "known_from_manifests": {k: sorted(v) for k, v in known.items()},
         "machine": {"cpus": os.cpu_count(), "load_average_before": load_before,
                     "load_average_after": [round(x, 2) for x in os.getloadavg()]},
-        "variants": {},
+        "variants": summarized(runs),
     }
-    for name, rs in runs.items():
-        stats = (("min", min), ("median", statistics.median))
-        out["variants"][name] = {"runs": rs, **{f"{stat}_{key}": round(fn([r[key] for r in rs]), 3)
-                                                for key in ("seconds", "cpu_seconds") for stat, fn in stats}}
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({n: {k: v for k, v in e.items() if k != "runs"} for n, e in out["variants"].items()}, indent=1))
 
