@@ -22,13 +22,18 @@ def test_main_called_in_process_leaves_the_collector_alone(cli: CliRunner) -> No
     assert gc.get_freeze_count() == frozen
 
 
+def _python(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter (this one), its output captured as text."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=cwd)
+
+
 def test_a_whole_process_collects_less_and_skips_the_heap_at_exit() -> None:
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0, flush=True))\n"
             "sys.argv = ['branchops', '--help']\n"
             "from branchops.cli import main\n"
             "main()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == f"{process.THRESHOLDS} True"
 
@@ -45,7 +50,7 @@ def test_a_whole_process_defers_what_pyiceberg_imports_and_branchops_does_not_us
             "from pyiceberg.expressions import parser\n"
             "import strictyaml\n"
             "print(parser.parse('a > 1'), strictyaml.load('k: v').data)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[-2] == "['strictyaml']"  # pyparsing's code did not run; strictyaml's did
@@ -72,8 +77,7 @@ def test_a_whole_process_compiles_mashumaros_schema_classes_when_first_used() ->
     """dbt imports mashumaro's JSON-schema classes: in a whole process their serializers are
     compiled at first use, and the schemas they build are the same as when compiled at import."""
     start = "from branchops.cli import process\nprocess.start()\n"
-    runs = [subprocess.run([sys.executable, "-c", prefix + SCHEMA_OF_A_DBT_CLASS], capture_output=True,
-                           text=True, check=False) for prefix in ("", start)]
+    runs = [_python(prefix + SCHEMA_OF_A_DBT_CLASS) for prefix in ("", start)]
     for proc in runs:
         assert proc.returncode == 0, proc.stderr
     eager, lazy = (proc.stdout.splitlines() for proc in runs)
@@ -102,8 +106,7 @@ EXIT_SCRIPT = (
 def test_a_whole_process_exits_as_python_does_without_tearing_the_heap_down(tmp_path: Path) -> None:
     """``process.exit_now`` skips only the teardown: the exit code, a running thread joined, atexit
     handlers run, a temporary folder cleaned up and buffered output written, as at a normal exit."""
-    proc = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, check=False,
-                          cwd=tmp_path)
+    proc = _python(EXIT_SCRIPT, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr  # an unknown command: a usage error
     scratch, *rest = proc.stdout.splitlines()
     assert rest == ["thread done", "atexit ran True"]
