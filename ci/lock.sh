@@ -15,8 +15,21 @@ lock=constraints.txt
 compile=(uv pip compile pyproject.toml --all-extras --universal --python-version 3.11
          --custom-compile-command "ci/lock.sh" --quiet)
 
+# the build backend: pip installs it in an isolated environment that -c constraints.txt does not
+# reach, so pyproject.toml pins it exactly
+build_pins_exact() {
+  python3 - <<'PY'
+import re, sys, tomllib
+requires = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]
+loose = [r for r in requires if not re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+!-]+", r.replace(" ", ""))]
+if loose:
+    sys.exit("pyproject.toml [build-system] requires must pin exact versions (name==version): " + ", ".join(loose))
+PY
+}
+
 case "${1:-}" in
   --check)
+    build_pins_exact
     tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
     cp "$lock" "$tmp/lock.txt"
     "${compile[@]}" -o "$tmp/lock.txt"
